@@ -1,0 +1,191 @@
+"""SPIFFE federation between SPIRE servers: the bundle client that polls a peer's bundle
+endpoint over the network, authenticates it with the stored copy of the peer's bundle
+(https_spiffe), stores what it fetched and schedules the next poll.
+
+Strings and timing: spire@v0.9.2 and spire@HEAD pkg/server/bundle/client/manager.go
+(`Bundle refreshed`, `Scheduling next bundle refresh` with `at=`, `Error updating bundle`),
+next poll = refresh hint / 4 with the hint floored at 1 minute, 1 minute when no local copy
+exists (spire-facts 5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import simpy
+
+from sim.bundle import Bundle, BundleError
+from sim.clock import Clock
+from sim.eventlog import Logger
+from sim.mtls import authorize_id
+from sim.network import Connection, DialError
+from sim.server import SpireServer
+from sim.spiffeid import SpiffeID, TrustDomain
+from sim.x509svid import VerificationCache, VerifyStyle, X509SVIDError, verify
+
+__all__ = ["BundleClient", "Relationship", "next_refresh_in"]
+
+MINIMUM_REFRESH_HINT = 60.0  # bundleutil.MinimumRefreshHint
+ATTEMPTS_PER_REFRESH_HINT = 4  # client/manager.go attemptsPerRefreshHint
+REFRESH_HINT_LEEWAY_FACTOR = 10  # bundleutil.refreshHintLeewayFactor
+
+
+@dataclass(frozen=True, slots=True)
+class Relationship:
+    """`federates_with "<td>" { bundle_endpoint_address, _port, _spiffe_id }`."""
+
+    trust_domain: TrustDomain
+    address: str
+    port: int
+    endpoint_spiffe_id: SpiffeID
+
+
+def calculate_refresh_hint(bundle: Bundle) -> float:
+    """bundleutil.CalculateRefreshHint: the stored hint, else min root lifetime / 10; >= 1m."""
+    hint = float(bundle.refresh_hint or 0)
+    if hint <= 0 and bundle.x509_authorities:
+        hint = (
+            min(
+                (c.not_valid_after_utc - c.not_valid_before_utc).total_seconds()
+                for c in bundle.x509_authorities
+            )
+            / REFRESH_HINT_LEEWAY_FACTOR
+        )
+    return max(hint, MINIMUM_REFRESH_HINT)
+
+
+def next_refresh_in(bundle: Bundle | None) -> float:
+    """Seconds until the next poll given the bundle the decision is based on."""
+    if bundle is None:
+        return MINIMUM_REFRESH_HINT
+    return calculate_refresh_hint(bundle) / ATTEMPTS_PER_REFRESH_HINT
+
+
+def _proto_equal(a: Bundle, b: Bundle) -> bool:
+    # <= v1.6.3 compared the stored proto (roots, JWT keys, refresh hint, sequence).
+    return (
+        a.same_authorities(b)
+        and (a.refresh_hint or 0) == (b.refresh_hint or 0)
+        and (a.sequence_number or 0) == (b.sequence_number or 0)
+    )
+
+
+@dataclass
+class BundleClient:
+    """One relationship's poller on a server. ``dial`` opens a connection from the server pod;
+    ``endpoint_at`` finds the server whose bundle endpoint accepted a connection."""
+
+    env: simpy.Environment
+    server: SpireServer
+    relationship: Relationship
+    dial: Callable[[str, int], Connection | DialError]
+    endpoint_at: Callable[[Connection], SpireServer | None]
+    clock: Clock
+    log: Logger
+    cache: VerificationCache
+    refreshes: int = 0
+    failures: int = 0
+    last_error: str | None = None
+
+    @property
+    def legacy(self) -> bool:
+        return self.server.config.legacy
+
+    def _url(self) -> str:
+        url = f"https://{self.relationship.address}:{self.relationship.port}"
+        # Go 1.14 started quoting the URL in url.Error; SPIRE 0.9 was built with Go 1.13.
+        return url if self.legacy else f'"{url}"'
+
+    def _fail(self, text: str) -> None:
+        self.failures += 1
+        self.last_error = text
+        self.log.error(
+            self.env.now,
+            "Error updating bundle",
+            error=text,
+            subsystem_name="bundle_client",
+            trust_domain=self.relationship.trust_domain.name,
+        )
+
+    def _fetch_error(self, cause: str) -> str:
+        prefix = (
+            "failed to fetch endpoint bundle: failed to fetch bundle"
+            if self.legacy
+            else "failed to fetch federated bundle from endpoint: failed to fetch bundle"
+        )
+        return f"{prefix}: Get {self._url()}: {cause}"
+
+    def _update(self) -> float:
+        """One poll; returns the seconds until the next one."""
+        td = self.relationship.trust_domain
+        self.log.debug(
+            self.env.now,
+            "Polling for bundle update",
+            subsystem_name="bundle_client",
+            trust_domain=td.name,
+        )
+        local = self.server.federated.get(td)
+        auth_bundle = self.server.bundle_for(self.relationship.endpoint_spiffe_id.trust_domain)
+        if auth_bundle is None:
+            self._fail(
+                "local bundle not found"
+                if self.legacy
+                else "can't perform SPIFFE Authentication: local copy of bundle not found"
+            )
+            return next_refresh_in(local)
+        conn = self.dial(self.relationship.address, self.relationship.port)
+        if isinstance(conn, DialError):
+            self._fail(self._fetch_error(conn.text))
+            return next_refresh_in(local)
+        peer = self.endpoint_at(conn)
+        if peer is None or peer.svid is None or peer.bundle is None:
+            self._fail(
+                self._fetch_error(f"dial tcp {conn.remote_addr}: connect: connection refused")
+            )
+            return next_refresh_in(local)
+        style = VerifyStyle.PRE1 if self.legacy else VerifyStyle.V2
+        try:
+            verified = verify(
+                peer.svid.certificates,
+                auth_bundle,
+                at=self.clock.to_datetime(self.env.now),
+                style=style,
+                cache=self.cache,
+            )
+        except X509SVIDError as exc:
+            self._fail(self._fetch_error(str(exc)))
+            return next_refresh_in(local)
+        denial = authorize_id(self.relationship.endpoint_spiffe_id)(verified.spiffe_id)
+        if denial is not None:
+            self._fail(self._fetch_error(denial))
+            return next_refresh_in(local)
+        try:
+            fetched = Bundle.from_jwks(td, peer.served_document())
+        except BundleError as exc:
+            self._fail(self._fetch_error(str(exc)))
+            return next_refresh_in(local)
+        self.last_error = None
+        if self.legacy and local is not None and _proto_equal(local, fetched):
+            return next_refresh_in(local)
+        if not self.legacy:
+            # >= v1.6.4: Decode drops the sequence, so every poll stores and logs (spire-facts 5.1).
+            fetched = fetched.with_sequence_number(None)
+        self.server.set_federated_bundle(fetched)
+        self.refreshes += 1
+        self.log.info(
+            self.env.now, "Bundle refreshed", subsystem_name="bundle_client", trust_domain=td.name
+        )
+        return next_refresh_in(fetched)
+
+    def run(self):  # noqa: ANN201 - a SimPy process
+        while True:
+            wait = self._update()
+            self.log.debug(
+                self.env.now,
+                "Scheduling next bundle refresh",
+                at=self.clock.rfc3339(self.env.now + wait),
+                subsystem_name="bundle_client",
+                trust_domain=self.relationship.trust_domain.name,
+            )
+            yield self.env.timeout(wait)
