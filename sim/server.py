@@ -87,6 +87,7 @@ class SpireServer:
     bundle: Bundle | None = None
     svid: X509SVID | None = None
     running: bool = False
+    minted: int = 0  # certificates signed (CAs and SVIDs), for the run summary
     listeners: list[Callable[[], None]] = field(default_factory=list)
     _current: _Slot = field(default_factory=lambda: _Slot("A"))
     _next: _Slot = field(default_factory=lambda: _Slot("B"))
@@ -152,6 +153,7 @@ class SpireServer:
                 digital_signature=cfg.legacy,
             )
         slot.x509 = x509ca
+        self.minted += 1
         slot.issued_at = self.env.now
         fields = {
             "slot": slot.id,
@@ -233,7 +235,21 @@ class SpireServer:
         self.running = True
         self.bundle = Bundle(trust_domain=self.trust_domain)
         t0 = self.env.now
-        self._prepare(self._current)
+        try:
+            self._prepare(self._current)
+        except ca.CAError as exc:
+            # The CA manager's Initialize fails and the server exits (spire@v0.9.2
+            # pkg/server/server.go "fatal run error", cmd/spire-server/cli/run "server crashed";
+            # HEAD capitalises both).
+            legacy = self.config.legacy
+            self.log.error(
+                self.env.now, "fatal run error" if legacy else "Fatal run error", error=str(exc)
+            )
+            self.log.error(
+                self.env.now, "server crashed" if legacy else "Server crashed", error=str(exc)
+            )
+            self.running = False
+            return
         self._activate(self._current)
         self._rotate_server_svid()
         self.env.process(self._rotate_svid_loop())
@@ -241,8 +257,13 @@ class SpireServer:
             prepare, activate = self._thresholds(self._current)
             if self._next.x509 is None:
                 yield self.env.timeout(_tick_after(t0, prepare, ROTATE_INTERVAL) - self.env.now)
-                self._prepare(self._next)
-            prepare, activate = self._thresholds(self._current)
+                while self._next.x509 is None:
+                    try:
+                        self._prepare(self._next)
+                    except ca.CAError as exc:
+                        # pkg/server/ca/manager.go: logged, and tried again on the next tick.
+                        self.log.error(self.env.now, "Unable to rotate X509 CA", error=str(exc))
+                        yield self.env.timeout(ROTATE_INTERVAL)
             yield self.env.timeout(
                 max(0.0, _tick_after(t0, activate, ROTATE_INTERVAL) - self.env.now)
             )
@@ -281,6 +302,7 @@ class SpireServer:
     ) -> X509SVID:
         """Mint an X509-SVID with the active CA (SVID TTL capped at the CA's notAfter)."""
         assert self._current.x509 is not None
+        self.minted += 1
         return ca.mint_x509_svid(
             self._current.x509,
             spiffe_id=spiffe_id,
