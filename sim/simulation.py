@@ -45,6 +45,20 @@ from sim.x509svid import VerificationCache, VerifyStyle
 __all__ = ["RequestRecord", "Result", "Simulation", "SimulationError"]
 
 SERVER_BIND_PORT = 8081  # server.conf bind_port in the seed
+# Kubernetes' generated-name alphabet (apimachinery util/rand: no vowels, no look-alikes).
+_K8S_NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+class _Environment(simpy.Environment):
+    """SimPy's environment, counting scheduled events for the run's figures."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scheduled = 0
+
+    def schedule(self, event, priority=1, delay=0):  # noqa: ANN001, ANN201 - SimPy's signature
+        self.scheduled += 1
+        super().schedule(event, priority, delay)
 
 
 class SimulationError(Exception):
@@ -94,6 +108,7 @@ class Result:
     bundle_clients: list[BundleClient]
     agents: list[SpireAgent]
     cache: VerificationCache
+    events_scheduled: int = 0
 
     def summary(self) -> dict[str, Any]:
         """Counts a human (or a CI job) wants after a run; stable key order."""
@@ -154,7 +169,7 @@ class Simulation:
         self.seed = scenario.seed if seed is None else seed
         self.until = scenario.duration if until is None else min(until, scenario.duration)
         self.clock = scenario.clock()
-        self.env = simpy.Environment()
+        self.env = _Environment()
         self.log = EventLog()
         self.cache = VerificationCache()
         self.net = Network(rng.stream(self.seed, "network"))
@@ -415,8 +430,13 @@ class Simulation:
         world = self._domain_of(spec)
         cl, ns = self.scenario.cluster.name, world.spec.namespace
         wl.generation += 1
+        # A Deployment's pods are <name>-<pod-template-hash>-<5 chars>; the template, and so
+        # the hash, stays the same when the same manifest is deployed again.
+        hash_rng = rng.stream(self.seed, f"deployment/{ns}/{spec.name}")
+        template_hash = "".join(hash_rng.choice(_K8S_NAME_ALPHABET) for _ in range(9))
         pod = self.net.add_pod(
-            cl, ns, self.net.generate_name(cl, ns, spec.name), labels=dict(spec.labels),
+            cl, ns, self.net.generate_name(cl, ns, f"{spec.name}-{template_hash}-"),
+            labels=dict(spec.labels),
             tolerations=list(world.spec.tolerations),
         )  # fmt: skip
         wl.pod = pod
@@ -482,12 +502,16 @@ class Simulation:
         traffic = wl.spec.traffic
         assert traffic is not None
         yield self.env.timeout(max(0.0, traffic.start - self.env.now))
+        curl: Logger | None = None
+        curl_pod: Pod | None = None
         while True:
             if wl.sidecar is not None and wl.pod is not None:
-                curl = self.log.logger(
-                    f"{wl.pod.namespace}/{wl.pod.name}/curl", host=wl.pod.node,
-                    component="curl", trust_domain=wl.spec.trust_domain.name, style="curl",
-                )  # fmt: skip
+                if curl is None or curl_pod is not wl.pod:
+                    curl_pod = wl.pod
+                    curl = self.log.logger(
+                        f"{wl.pod.namespace}/{wl.pod.name}/curl", host=wl.pod.node,
+                        component="curl", trust_domain=wl.spec.trust_domain.name, style="curl",
+                    )  # fmt: skip
                 out: RequestOutcome = request(
                     self.env, wl.sidecar, self.net.dial, self._sidecar_at, curl, self.clock,
                     self.cache,
@@ -541,4 +565,5 @@ class Simulation:
             bundle_clients=[c for w in self.domains.values() for c in w.clients],
             agents=[a for w in self.domains.values() for a in w.agents.values()],
             cache=self.cache,
+            events_scheduled=self.env.scheduled,
         )

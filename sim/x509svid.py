@@ -486,6 +486,7 @@ class VerificationCache:
 
     def __init__(self) -> None:
         self._memo: dict[tuple, Verified | _Failure] = {}
+        self._ids: dict[tuple[x509.Certificate, bool], SpiffeID | X509SVIDError] = {}
         self.hits = 0
         self.misses = 0
 
@@ -538,6 +539,23 @@ def _pre1_peer_id(leaf: x509.Certificate) -> SpiffeID:
         raise X509SVIDError(f'invalid SPIFFE ID "{uri}": {exc}', kind="invalid_id") from None
 
 
+def _leaf_identity(leaf: x509.Certificate, pre1: bool) -> SpiffeID:
+    """The leaf's SPIFFE ID, after the checks go-spiffe makes before it looks at bundles."""
+    if pre1:
+        return _pre1_peer_id(leaf)
+    try:
+        spiffe_id = id_from_cert(leaf)
+    except X509SVIDError as exc:
+        raise X509SVIDError(
+            f"x509svid: could not get leaf SPIFFE ID: {exc}", kind=exc.kind
+        ) from None
+    # go-spiffe v2 rejects CA leaves before looking at bundles; pre-1.0 never checked.
+    leaf_error = _leaf_constraint_error(leaf)
+    if leaf_error is not None:
+        raise X509SVIDError(f"x509svid: {leaf_error}", kind="leaf_constraint")
+    return spiffe_id
+
+
 def verify(
     certificates: Sequence[x509.Certificate],
     source: BundleSource,
@@ -559,20 +577,20 @@ def verify(
             kind="no_certificates",
         )
     leaf = certificates[0]
-    if pre1:
-        spiffe_id = _pre1_peer_id(leaf)
+    if cache is None:
+        spiffe_id = _leaf_identity(leaf, pre1)
     else:
-        try:
-            spiffe_id = id_from_cert(leaf)
-        except X509SVIDError as exc:
-            raise X509SVIDError(
-                f"x509svid: could not get leaf SPIFFE ID: {exc}", kind=exc.kind
-            ) from None
-    if not pre1:
-        # go-spiffe v2 rejects CA leaves before looking at bundles; pre-1.0 never checked.
-        leaf_error = _leaf_constraint_error(leaf)
-        if leaf_error is not None:
-            raise X509SVIDError(f"x509svid: {leaf_error}", kind="leaf_constraint")
+        # The leaf's identity checks do not depend on the instant: remember them per leaf.
+        known = cache._ids.get((leaf, pre1))
+        if known is None:
+            try:
+                known = _leaf_identity(leaf, pre1)
+            except X509SVIDError as exc:
+                known = exc
+            cache._ids[(leaf, pre1)] = known
+        if isinstance(known, X509SVIDError):
+            raise X509SVIDError(str(known), kind=known.kind)
+        spiffe_id = known
     td = spiffe_id.trust_domain
     bundle = source.get_bundle_for_trust_domain(td)
     if bundle is None:
