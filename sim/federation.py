@@ -22,6 +22,7 @@ from sim.mtls import authorize_id
 from sim.network import Connection, DialError
 from sim.server import SpireServer
 from sim.spiffeid import SpiffeID, TrustDomain
+from sim.webpki import WebPKIError, verify_server
 from sim.x509svid import VerificationCache, VerifyStyle, X509SVIDError, verify
 
 __all__ = ["BundleClient", "Relationship", "next_refresh_in"]
@@ -33,12 +34,15 @@ REFRESH_HINT_LEEWAY_FACTOR = 10  # bundleutil.refreshHintLeewayFactor
 
 @dataclass(frozen=True, slots=True)
 class Relationship:
-    """`federates_with "<td>" { bundle_endpoint_address, _port, _spiffe_id }`."""
+    """`federates_with "<td>" { bundle_endpoint_url, bundle_endpoint_profile ... }`: with
+    ``https_spiffe`` the endpoint must present ``endpoint_spiffe_id``'s SVID; with ``https_web``
+    a certificate for ``address`` from the server's system roots."""
 
     trust_domain: TrustDomain
     address: str
     port: int
-    endpoint_spiffe_id: SpiffeID
+    endpoint_spiffe_id: SpiffeID | None
+    profile: str = "https_spiffe"
 
 
 def calculate_refresh_hint(bundle: Bundle) -> float:
@@ -116,6 +120,38 @@ class BundleClient:
         )
         return f"{prefix}: Get {self._url()}: {cause}"
 
+    def _check_spiffe(self, certs, bundle: Bundle, at) -> str | None:  # noqa: ANN001
+        """SPIFFE authentication (client.go NewClient: the local copy of the endpoint's trust
+        domain's bundle as roots, tlsconfig.AuthorizeID(endpoint_spiffe_id))."""
+        style = VerifyStyle.PRE1 if self.legacy else VerifyStyle.V2
+        try:
+            verified = verify(certs, bundle, at=at, style=style, cache=self.cache)
+        except X509SVIDError as exc:
+            return self._fetch_error(str(exc))
+        assert self.relationship.endpoint_spiffe_id is not None
+        denial = authorize_id(self.relationship.endpoint_spiffe_id)(verified.spiffe_id)
+        return None if denial is None else self._fetch_error(denial)
+
+    def _check_web(self, certs, at) -> str | None:  # noqa: ANN001
+        """Web PKI: Go's default TLS verification against the system roots with a hostname
+        check. Go 1.20+ wraps it as `tls: failed to verify certificate: ...`; a hostname error
+        on a certificate carrying a SPIFFE ID gets SPIRE's hint (client.go FetchBundle)."""
+        try:
+            verify_server(
+                certs, self.server.config.web_roots, hostname=self.relationship.address, at=at
+            )
+        except WebPKIError as exc:
+            cause = f"Get {self._url()}: tls: failed to verify certificate: {exc}"
+            prefix = "failed to fetch federated bundle from endpoint"
+            if exc.kind == "hostname" and exc.spiffe_id is not None:
+                return (
+                    f"{prefix}: failed to authenticate bundle endpoint using web authentication "
+                    f'but the server certificate contains SPIFFE ID "{exc.spiffe_id}": maybe use '
+                    f"https_spiffe instead of https_web: {cause}"
+                )
+            return f"{prefix}: failed to fetch bundle: {cause}"
+        return None
+
     def _update(self) -> float:
         """One poll; returns the seconds until the next one."""
         td = self.relationship.trust_domain
@@ -126,14 +162,18 @@ class BundleClient:
             trust_domain=td.name,
         )
         local = self.server.federated.get(td)
-        auth_bundle = self.server.bundle_for(self.relationship.endpoint_spiffe_id.trust_domain)
-        if auth_bundle is None:
-            self._fail(
-                "local bundle not found"
-                if self.legacy
-                else "can't perform SPIFFE Authentication: local copy of bundle not found"
-            )
-            return next_refresh_in(local)
+        web = self.relationship.profile == "https_web"
+        auth_bundle = None
+        if not web:
+            assert self.relationship.endpoint_spiffe_id is not None
+            auth_bundle = self.server.bundle_for(self.relationship.endpoint_spiffe_id.trust_domain)
+            if auth_bundle is None:
+                self._fail(
+                    "local bundle not found"
+                    if self.legacy
+                    else "can't perform SPIFFE Authentication: local copy of bundle not found"
+                )
+                return next_refresh_in(local)
         conn = self.dial(self.relationship.address, self.relationship.port)
         if isinstance(conn, DialError):
             self._fail(self._fetch_error(conn.text))
@@ -144,21 +184,14 @@ class BundleClient:
                 self._fetch_error(f"dial tcp {conn.remote_addr}: connect: connection refused")
             )
             return next_refresh_in(local)
-        style = VerifyStyle.PRE1 if self.legacy else VerifyStyle.V2
-        try:
-            verified = verify(
-                peer.svid.certificates,
-                auth_bundle,
-                at=self.clock.to_datetime(self.env.now),
-                style=style,
-                cache=self.cache,
-            )
-        except X509SVIDError as exc:
-            self._fail(self._fetch_error(str(exc)))
-            return next_refresh_in(local)
-        denial = authorize_id(self.relationship.endpoint_spiffe_id)(verified.spiffe_id)
-        if denial is not None:
-            self._fail(self._fetch_error(denial))
+        at = self.clock.to_datetime(self.env.now)
+        if web:
+            failure = self._check_web(peer.endpoint_certificates(), at)
+        else:
+            assert auth_bundle is not None
+            failure = self._check_spiffe(peer.endpoint_certificates(), auth_bundle, at)
+        if failure is not None:
+            self._fail(failure)
             return next_refresh_in(local)
         try:
             fetched = Bundle.from_jwks(td, peer.served_document())

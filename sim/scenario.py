@@ -50,6 +50,7 @@ __all__ = [
     "AGENT_SYNC_INTERVAL",
     "Agent",
     "BundleEndpoint",
+    "DEFAULT_SERVING_CERT_TTL",
     "BundleSetEvent",
     "CFSSL_CA_TTL",
     "Cluster",
@@ -71,10 +72,12 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "Server",
+    "ServingCert",
     "Service",
     "Sidecar",
     "Traffic",
     "TrustDomainSpec",
+    "WebAuthority",
     "Workload",
     "WorkloadRestartEvent",
     "builtin_scenario_path",
@@ -88,6 +91,8 @@ __all__ = [
 DEFAULT_CA_TTL = 24 * 3600.0  # ca_ttl (credtemplate.DefaultX509CATTL)
 DEFAULT_SVID_TTL = 3600.0  # default_x509_svid_ttl (credtemplate.DefaultX509SVIDTTL)
 DEFAULT_BUNDLE_ENDPOINT_PORT = 8443
+# A serving certificate's lifetime when the scenario does not say (ACME certificates: 90 days).
+DEFAULT_SERVING_CERT_TTL = 90 * 86400.0
 AGENT_SYNC_INTERVAL = 5.0  # the agent's sync ticker; not configurable (yet)
 # cfssl's default CA expiry ("43800h", five years): what `cfssl gencert -initca` gives a root.
 CFSSL_CA_TTL = 43800 * 3600.0
@@ -197,10 +202,31 @@ class DiskUpstreamAuthority:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WebAuthority:
+    """A Web PKI CA the scenario defines (``web_pki: authorities:``), made like a cfssl root."""
+
+    name: str
+    root: GeneratedRoot
+    line: int = _line()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ServingCert:
+    """``serving_cert_file`` of an https_web endpoint: issued by a Web PKI authority."""
+
+    authority: str
+    dns_names: tuple[str, ...]
+    ttl: float = DEFAULT_SERVING_CERT_TTL
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BundleEndpoint:
-    """The server's own bundle endpoint (https_spiffe, served with its server SVID)."""
+    """The server's own bundle endpoint: ``https_spiffe`` (served with its server SVID, the
+    default) or ``https_web`` (served with ``serving_cert``)."""
 
     port: int = DEFAULT_BUNDLE_ENDPOINT_PORT
+    profile: Literal["https_spiffe", "https_web"] = "https_spiffe"
+    serving_cert: ServingCert | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -210,7 +236,8 @@ class FederationRelationship:
     trust_domain: TrustDomain
     address: str
     port: int = DEFAULT_BUNDLE_ENDPOINT_PORT
-    endpoint_spiffe_id: SpiffeID
+    profile: Literal["https_spiffe", "https_web"] = "https_spiffe"
+    endpoint_spiffe_id: SpiffeID | None = None  # https_spiffe only
     line: int = _line()
 
     @property
@@ -230,6 +257,9 @@ class Server:
     upstream_bundle: bool = True
     bundle_endpoint: BundleEndpoint | None = None
     federates_with: tuple[FederationRelationship, ...] = ()
+    # Names of the Web PKI authorities in this server's system trust store (https_web
+    # clients); None means every authority the scenario defines.
+    web_roots: tuple[str, ...] | None = None
     line: int = _line()
 
 
@@ -405,6 +435,7 @@ class Scenario:
     trust_domains: tuple[TrustDomainSpec, ...]
     workloads: tuple[Workload, ...] = ()
     events: tuple[Event, ...] = ()
+    web_authorities: tuple[WebAuthority, ...] = ()
     source: str = field(default="<string>", compare=False)
 
     def domain(self, name: str | TrustDomain) -> TrustDomainSpec:
@@ -609,9 +640,14 @@ class _Map:
 
 
 _TOP_KEYS = (
-    "name", "description", "start", "duration", "seed", "profile", "cluster", "trust_domains",
-    "workloads", "events",
+    "name", "description", "start", "duration", "seed", "profile", "web_pki", "cluster",
+    "trust_domains", "workloads", "events",
 )  # fmt: skip
+_ENDPOINT_PROFILES = ("https_spiffe", "https_web")
+_HTTPS_WEB_NEEDS_1X = (
+    'https_web needs profile spire "1.x" (SPIRE of December 2019 authenticated bundle '
+    "endpoints with SPIFFE only)"
+)
 _TOP_REQUIRED = ("name", "start", "duration", "cluster", "trust_domains")
 _EVENT_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # do: (keys, required keys) besides "at" and "do"
@@ -636,6 +672,7 @@ class _Reader:
         self.domain_names: list[str] = []
         self.domain_ttls: dict[str, float] = {}
         self.workload_names: list[str] = []
+        self.web_authority_names: list[str] = []
         self.run_duration: float | None = None
 
     # -- reporting and composing --
@@ -985,6 +1022,7 @@ class _Reader:
                 self.report(m.values["duration"], "the run would end after the year 9999")
         seed = self.opt(m, "seed", self.integer, 1)
         profile = self.opt(m, "profile", self.profile, Profile())
+        web = self.opt(m, "web_pki", self.web_pki, ())
         cluster = self.opt(m, "cluster", self.cluster, _BAD)
         domains = self.opt(m, "trust_domains", lambda n: self.trust_domains(n, profile), ())
         workloads = self.opt(m, "workloads", self.workloads, ())
@@ -1002,6 +1040,7 @@ class _Reader:
             trust_domains=domains,
             workloads=workloads,
             events=tuple(sorted(events, key=lambda e: e.at)),
+            web_authorities=web,
             source=self.filename,
         )
 
@@ -1135,10 +1174,30 @@ class _Reader:
             line=key_node.start_mark.line + 1,
         )
 
+    def web_pki(self, node: YamlNode) -> tuple[WebAuthority, ...]:
+        m = self.mapping(node, ("authorities",), ("authorities",))
+        if m is None or m.get("authorities") is None:
+            return ()
+        out = []
+        for name, key_node, spec in self.named(m.values["authorities"]):
+            root = self.generated_root(spec)
+            self.web_authority_names.append(name)
+            if root is not _BAD:
+                out.append(WebAuthority(name=name, root=root, line=key_node.start_mark.line + 1))
+        return tuple(out)
+
+    def web_authority(self, node: YamlNode) -> str:
+        """A reference to an authority of ``web_pki``."""
+        name = self.string(node)
+        if name is not _BAD and name not in self.web_authority_names:
+            self.report(node, _unknown("Web PKI authority", name, self.web_authority_names))
+            return _BAD
+        return name
+
     def server(self, td: TrustDomain, node: YamlNode, profile: Profile) -> Server:
         keys = (
             "start", "ca_ttl", "svid_ttl", "upstream_authority", "upstream_bundle",
-            "bundle_endpoint", "federates_with",
+            "bundle_endpoint", "federates_with", "web_roots",
         )  # fmt: skip
         m = self.mapping(node, keys)
         if m is None:
@@ -1162,9 +1221,17 @@ class _Reader:
         relationships = []
         fed = m.get("federates_with")
         for peer_name, key_node, spec in self.named(fed) if fed is not None else []:
-            rel = self.relationship(td, peer_name, key_node, spec)
+            rel = self.relationship(td, peer_name, key_node, spec, profile)
             if rel is not _BAD:
                 relationships.append(rel)
+        web_roots = self.opt(m, "web_roots", lambda n: self.strings(n, self.web_authority), None)
+        if (
+            profile is not _BAD
+            and profile.spire == "0.9"
+            and endpoint not in (None, _BAD)
+            and endpoint.profile == "https_web"
+        ):
+            self.report(m.values["bundle_endpoint"], _HTTPS_WEB_NEEDS_1X)
         return Server(
             start=start,
             ca_ttl=ca_ttl,
@@ -1173,6 +1240,7 @@ class _Reader:
             upstream_bundle=upstream_bundle,
             bundle_endpoint=endpoint,
             federates_with=tuple(relationships),
+            web_roots=web_roots,
             line=node.start_mark.line + 1,
         )
 
@@ -1217,13 +1285,48 @@ class _Reader:
         return GeneratedRoot(**names, ttl=ttl)
 
     def bundle_endpoint(self, node: YamlNode) -> BundleEndpoint:
-        m = self.mapping(node, ("port",))
+        m = self.mapping(node, ("port", "profile", "serving_cert"))
         if m is None:
             return _BAD
-        return BundleEndpoint(port=self.opt(m, "port", self.port, DEFAULT_BUNDLE_ENDPOINT_PORT))
+        profile = self.opt(
+            m, "profile", lambda n: self.choice(n, "profile", _ENDPOINT_PROFILES), "https_spiffe"
+        )
+        serving = self.opt(m, "serving_cert", self.serving_cert, None)
+        if profile == "https_web" and "serving_cert" not in m.values:
+            self.report(node, 'missing required key "serving_cert" (profile https_web)')
+        if profile == "https_spiffe" and "serving_cert" in m.values:
+            self.report(
+                m.keys["serving_cert"],
+                "serving_cert goes with profile https_web (https_spiffe serves the server SVID)",
+            )
+        return BundleEndpoint(
+            port=self.opt(m, "port", self.port, DEFAULT_BUNDLE_ENDPOINT_PORT),
+            profile=profile,
+            serving_cert=serving,
+        )
+
+    def serving_cert(self, node: YamlNode) -> ServingCert:
+        m = self.mapping(node, ("authority", "dns_names", "ttl"), ("authority", "dns_names"))
+        if m is None:
+            return _BAD
+        names = self.opt(m, "dns_names", lambda n: self.strings(n, self.dns_name), ())
+        if "dns_names" in m.values and not names:
+            self.report(m.values["dns_names"], "expected at least one DNS name")
+        return ServingCert(
+            authority=self.opt(m, "authority", self.web_authority, _BAD),
+            dns_names=names,
+            ttl=self.opt(
+                m, "ttl", lambda n: self.duration(n, positive=True), DEFAULT_SERVING_CERT_TTL
+            ),
+        )
 
     def relationship(
-        self, td: TrustDomain, peer_name: str, key_node: YamlNode, node: YamlNode
+        self,
+        td: TrustDomain,
+        peer_name: str,
+        key_node: YamlNode,
+        node: YamlNode,
+        run_profile: Profile,
     ) -> FederationRelationship:
         try:
             peer = TrustDomain.parse(peer_name)
@@ -1232,9 +1335,20 @@ class _Reader:
             peer = _BAD
         if peer is not _BAD and peer == td:
             self.report(key_node, f"trust domain {_q(td.name)} cannot federate with itself")
-        m = self.mapping(node, ("address", "port", "endpoint_spiffe_id"), ("address",))
+        m = self.mapping(node, ("address", "port", "profile", "endpoint_spiffe_id"), ("address",))
         if m is None:
             return _BAD
+        profile = self.opt(
+            m, "profile", lambda n: self.choice(n, "profile", _ENDPOINT_PROFILES), "https_spiffe"
+        )
+        if profile == "https_web" and run_profile is not _BAD and run_profile.spire == "0.9":
+            self.report(m.values["profile"], _HTTPS_WEB_NEEDS_1X)
+        if profile == "https_web" and "endpoint_spiffe_id" in m.values:
+            self.report(
+                m.keys["endpoint_spiffe_id"],
+                "endpoint_spiffe_id goes with profile https_spiffe (https_web checks the "
+                "host name against Web PKI roots)",
+            )
 
         def address(text: str) -> str:
             if not _valid_host(text):
@@ -1246,7 +1360,12 @@ class _Reader:
             trust_domain=peer,
             address=self.opt(m, "address", lambda n: self.checked(n, address), _BAD),
             port=self.opt(m, "port", self.port, DEFAULT_BUNDLE_ENDPOINT_PORT),
-            endpoint_spiffe_id=self.opt(m, "endpoint_spiffe_id", self.spiffe_id, default_id),
+            profile=profile,
+            endpoint_spiffe_id=(
+                None
+                if profile == "https_web"
+                else self.opt(m, "endpoint_spiffe_id", self.spiffe_id, default_id)
+            ),
             line=key_node.start_mark.line + 1,
         )
 

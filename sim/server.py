@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import simpy
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sim import ca
@@ -23,6 +24,7 @@ from sim.clock import Clock
 from sim.eventlog import Logger
 from sim.registration import EntryStore, RegistrationEntry, RegistrationError
 from sim.spiffeid import SpiffeID, TrustDomain
+from sim.webpki import ServingCertificate
 from sim.x509svid import X509SVID
 
 __all__ = ["ServerConfig", "SpireServer"]
@@ -49,6 +51,11 @@ class ServerConfig:
     upstream_bundle: bool = True
     bind_port: int = 8081
     bundle_endpoint_port: int | None = None
+    # "https_spiffe" serves the server SVID; "https_web" serves ``serving_certificate``.
+    bundle_endpoint_profile: str = "https_spiffe"
+    serving_certificate: ServingCertificate | None = None
+    # The system trust store an https_web bundle client checks peers against.
+    web_roots: tuple[x509.Certificate, ...] = ()
 
     @property
     def legacy(self) -> bool:
@@ -362,6 +369,15 @@ class SpireServer:
         if not lifetimes:
             return 60
         return max(60, int(min(lifetimes) // 10))
+
+    def endpoint_certificates(self) -> tuple[x509.Certificate, ...]:
+        """The chain the bundle endpoint's TLS server presents (spire-facts 4: https_spiffe
+        serves the server's own X509-SVID, https_web its serving certificate)."""
+        if self.config.bundle_endpoint_profile == "https_web":
+            assert self.config.serving_certificate is not None
+            return self.config.serving_certificate.certificates
+        assert self.svid is not None
+        return self.svid.certificates
 
     def served_document(self) -> str:
         """The JSON the bundle endpoint returns (0.9 computed the hint and sent no sequence)."""

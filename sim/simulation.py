@@ -20,7 +20,7 @@ from typing import Any
 
 import simpy
 
-from sim import ca, rng
+from sim import ca, rng, webpki
 from sim.agent import SpireAgent
 from sim.bundle import Bundle
 from sim.clock import Clock, format_duration
@@ -194,6 +194,20 @@ class Simulation:
                 role="control-plane" if node.control_plane else "worker",
                 taints=list(node.taints),
             )
+        # Web PKI authorities exist before anything else (they are the Internet's CAs).
+        self.web_authorities: dict[str, ca.UpstreamAuthority] = {}
+        for auth in self.scenario.web_authorities:
+            g = auth.root
+            self.web_authorities[auth.name] = ca.UpstreamAuthority.generate(
+                g.common_name,
+                now=self.clock.to_datetime(0),
+                rng=rng.stream(self.seed, f"webpki/{auth.name}"),
+                country=g.country,
+                locality=g.locality,
+                organization=g.organization,
+                organizational_unit=g.organizational_unit,
+                lifetime=timedelta(seconds=g.ttl),
+            )
         for spec in self.scenario.trust_domains:
             self._build_domain(spec)
         for world in self.domains.values():
@@ -236,6 +250,22 @@ class Simulation:
                     )
             except ca.CAError as exc:
                 raise SimulationError(f"{td}: UpstreamAuthority disk: {exc}") from None
+        endpoint = spec.server.bundle_endpoint
+        serving = None
+        if endpoint is not None and endpoint.serving_cert is not None:
+            sc = endpoint.serving_cert
+            serving = webpki.mint_serving_certificate(
+                self.web_authorities[sc.authority],
+                dns_names=sc.dns_names,
+                ttl=sc.ttl,
+                now=start,
+                rng=rng.stream(self.seed, f"serving-cert/{td}"),
+            )
+        root_names = (
+            spec.server.web_roots
+            if spec.server.web_roots is not None
+            else tuple(self.web_authorities)
+        )
         config = ServerConfig(
             trust_domain=td,
             spire_version=self.scenario.profile.spire,
@@ -245,8 +275,11 @@ class Simulation:
             upstream_ttl=None if disk is None else disk.ttl,
             upstream_bundle=spec.server.upstream_bundle,
             bind_port=SERVER_BIND_PORT,
-            bundle_endpoint_port=(
-                None if spec.server.bundle_endpoint is None else spec.server.bundle_endpoint.port
+            bundle_endpoint_port=None if endpoint is None else endpoint.port,
+            bundle_endpoint_profile="https_spiffe" if endpoint is None else endpoint.profile,
+            serving_certificate=serving,
+            web_roots=tuple(
+                root for name in root_names for root in self.web_authorities[name].roots
             ),
         )
         logger = self.log.logger(
@@ -290,7 +323,7 @@ class Simulation:
         server_pod = world.server_pod
         for rel in world.spec.server.federates_with:
             relationship = Relationship(
-                rel.trust_domain, rel.address, rel.port, rel.endpoint_spiffe_id
+                rel.trust_domain, rel.address, rel.port, rel.endpoint_spiffe_id, rel.profile
             )
             world.clients.append(
                 BundleClient(

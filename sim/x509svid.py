@@ -62,6 +62,7 @@ __all__ = [
     "VerifyStyle",
     "X509SVID",
     "X509SVIDError",
+    "go_chain_error",
     "go_time",
     "id_from_cert",
     "verify",
@@ -432,6 +433,20 @@ def _go_chain_failure(
 
     ok, failure = build(leaf, [leaf])
     return None if ok else failure
+
+
+def go_chain_error(
+    leaf: x509.Certificate,
+    intermediates: Sequence[x509.Certificate],
+    roots: Sequence[x509.Certificate],
+    *,
+    at: datetime,
+    detail: bool = True,
+) -> tuple[str, str] | None:
+    """What Go's ``Certificate.Verify`` chain building reports, as (kind, text), or None when
+    Go would find a chain. ``detail`` adds Go 1.14+'s ``current time ... is after ...``."""
+    failure = _go_chain_failure(leaf, intermediates, roots, at)
+    return None if failure is None else (failure.kind, failure.message(at, detail))
 
 
 # -- the real verifier ---------------------------------------------------------------------------

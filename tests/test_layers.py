@@ -17,6 +17,7 @@ LAYERS: dict[str, int] = {
     "x509svid": 0,
     "ca": 0,
     "mtls": 0,
+    "webpki": 0,
     "registration": 0,
     # L1 runtime: no SPIRE concepts.
     "clock": 1,

@@ -1,0 +1,33 @@
+"""Every scenario shipped under scenarios/ loads and runs; the packaged seed is the same file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sim.scenario import builtin_scenario_path, load_scenario
+from sim.simulation import Simulation
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = sorted((ROOT / "scenarios").rglob("*.yaml"))
+
+
+def test_there_are_scenarios() -> None:
+    assert {p.name for p in SHIPPED} >= {"seed.yaml", "https-web.yaml"}
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_scenario_loads_and_runs(path: Path) -> None:
+    scenario = load_scenario(path)
+    result = Simulation(scenario).run()
+    assert result.until == scenario.duration
+    assert result.requests, "a shipped scenario should exercise cross-domain requests"
+    assert result.log.count(msg="Bundle refreshed") > 0
+
+
+def test_packaged_seed_is_the_repository_seed() -> None:
+    assert (
+        builtin_scenario_path("seed").read_bytes()
+        == (ROOT / "scenarios" / "seed.yaml").read_bytes()
+    )
