@@ -2,7 +2,7 @@
 wall time, simulated seconds per wall second, log records per second, certificates minted and
 chain verifications performed versus verdicts reused.
 
-    python benchmarks/bench_seed.py [--days 30] [--repeat 3]
+    python benchmarks/bench_seed.py [--days 30] [--repeat 3] [--federated]
 """
 
 from __future__ import annotations
@@ -21,9 +21,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--days", type=float, default=30.0)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--federated",
+        action="store_true",
+        help="drop the seed's step 14 (re-registration without federatesWith), so requests "
+        "keep succeeding and every handshake verifies both chains",
+    )
     args = ap.parse_args()
     text = builtin_scenario_path("seed").read_text(encoding="utf-8")
     text = re.sub(r"^duration: .*$", f"duration: {args.days * 86400:.0f}s", text, flags=re.M)
+    if args.federated:
+        text = text[: text.index("  # [step 14]")]
     scenario = parse_scenario(text, "seed-long.yaml")
     walls = []
     result = None
