@@ -29,6 +29,10 @@ from sim.x509svid import X509SVID
 __all__ = ["SpireAgent", "WorkloadUpdate"]
 
 SYNC_INTERVAL = 5.0
+# pkg/common/rotationutil/rotationutil.go: gracePeriodThreshold, and the 10 minutes of jitter
+# added to an availability target.
+GRACE_PERIOD_THRESHOLD = 12 * 3600.0
+AVAILABILITY_JITTER = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,7 @@ class SpireAgent:
     agent_id: SpiffeID
     selectors: tuple[Selector, ...]
     reachable: Callable[[], bool] = lambda: True
+    availability_target: float | None = None
     svid: X509SVID | None = None
     entries: tuple[RegistrationEntry, ...] = ()
     svids: dict[str, X509SVID] = field(default_factory=dict)
@@ -79,6 +84,8 @@ class SpireAgent:
     issued: int = 0
     _wake: simpy.Event | None = None
     _t0: float = 0.0
+    # When each SVID (by serial) is due for rotation: drawn once, on the sync grid.
+    _due: dict[int, float] = field(default_factory=dict)
 
     @property
     def legacy(self) -> bool:
@@ -115,21 +122,62 @@ class SpireAgent:
             waits: list[simpy.Event] = [self._wake]
             if due is not None:
                 waits.append(self.env.timeout(max(0.0, due - self.env.now)))
-            yield self.env.any_of(waits)
-            # The real agent acts on its next sync tick.
-            k = int((self.env.now - self._t0) // SYNC_INTERVAL) + 1
-            yield self.env.timeout(self._t0 + k * SYNC_INTERVAL - self.env.now)
+            fired = yield self.env.any_of(waits)
+            if self._wake in fired:
+                # A change on the server reaches the agent at its next sync tick.
+                target = self._tick(self.env.now, strictly_after=True)
+            else:
+                target = self._tick(self.env.now, strictly_after=False)
+            yield self.env.timeout(target - self.env.now)
 
-    def _rotation_threshold(self, svid: X509SVID) -> float:
-        # <= v1.8: rotate when ttl <= lifetime/2 exactly (rotationutil; spire-facts 3).
+    def _tick(self, t: float, *, strictly_after: bool) -> float:
+        """The agent's sync grid (every 5 s from its start): the tick at/after ``t``."""
+        k, rem = divmod(t - self._t0, SYNC_INTERVAL)
+        if rem > 1e-9 or strictly_after:
+            k += 1
+        return self._t0 + k * SYNC_INTERVAL
+
+    def _rotation_due(self, svid: X509SVID) -> float:
+        """The sync tick at which the agent renews ``svid`` (rotationutil.ShouldRotateX509).
+
+        <= v1.8: the first tick with ttl <= lifetime/2. v1.9+: each check draws a jittered
+        half-life U[0.9, 1.1) x lifetime/2 (or, with an availability target the lifetime can
+        honour, AT + U[0, 10m)); the draws are replayed here tick by tick from the run RNG.
+        """
+        due = self._due.get(svid.serial_number)
+        if due is not None:
+            return due
         nb = self.clock.to_sim(svid.not_before)
         na = self.clock.to_sim(svid.not_after)
-        return na - (na - nb) / 2
+        lifetime = na - nb
+        half = lifetime / 2
+        if not self.server.config.profile.rotation_jitter:
+            due = self._tick(na - half, strictly_after=False)
+        else:
+            target = self.availability_target
+            if target is not None and lifetime - target <= GRACE_PERIOD_THRESHOLD:
+                target = None  # falls back to the default strategy (warned when minted)
+            earliest = na - (1.1 * half if target is None else target + AVAILABILITY_JITTER)
+            t = self._tick(max(earliest, self.env.now), strictly_after=False)
+            while True:
+                ttl = na - t
+                if ttl <= 0:
+                    break
+                if target is None:
+                    limit = self.rng.uniform(0.9 * half, 1.1 * half)
+                else:
+                    limit = target + self.rng.uniform(0.0, AVAILABILITY_JITTER)
+                if ttl <= limit:
+                    break
+                t += SYNC_INTERVAL
+            due = t
+        self._due[svid.serial_number] = due
+        return due
 
     def _next_rotation(self) -> float | None:
-        times = [self._rotation_threshold(s) for s in self.svids.values()]
+        times = [self._rotation_due(s) for s in self.svids.values()]
         if self.svid is not None:
-            times.append(self._rotation_threshold(self.svid))
+            times.append(self._rotation_due(self.svid))
         return min(times) if times else None
 
     def _sync(self) -> None:
@@ -139,15 +187,12 @@ class SpireAgent:
             )
             return
         now = self.env.now
-        if self.svid is not None and now >= self._rotation_threshold(self.svid):
+        if self.svid is not None and now >= self._rotation_due(self.svid):
+            self._due.pop(self.svid.serial_number, None)
             self.svid = self.server.sign_x509_svid(self.agent_id, ca.new_ec_key(self.rng))
             self.issued += 1
-            self.log.info(
-                now,
-                "Successfully rotated agent SVID"
-                if not self.legacy
-                else "Successfully rotated agent SVID",
-            )
+            # pkg/agent/svid/rotator.go (spire-facts 3).
+            self.log.info(now, "Successfully rotated agent SVID")
         authorized = tuple(
             e
             for e in entries_for_agent(self.server.entries, self.agent_id, self.selectors)
@@ -166,8 +211,10 @@ class SpireAgent:
         self._update_bundles()
         for e in authorized:
             current = self.svids.get(e.entry_id)
-            if current is not None and now < self._rotation_threshold(current):
+            if current is not None and now < self._rotation_due(current):
                 continue
+            if current is not None:
+                self._due.pop(current.serial_number, None)
             fields: dict = {}
             if not self.legacy:
                 fields["entry_id"] = e.entry_id
@@ -180,13 +227,26 @@ class SpireAgent:
                 else ("Creating X509-SVID")
             )
             self.log.info(now, msg, **fields)
-            self.svids[e.entry_id] = self.server.sign_x509_svid(
+            svid = self.server.sign_x509_svid(
                 e.spiffe_id,
                 ca.new_ec_key(self.rng),
                 ttl=e.x509_svid_ttl or None,
                 dns_names=tuple(e.dns_names),
             )
+            self.svids[e.entry_id] = svid
             self.issued += 1
+            lifetime = (svid.not_after - svid.not_before).total_seconds()
+            if (
+                self.availability_target is not None
+                and lifetime - self.availability_target <= GRACE_PERIOD_THRESHOLD
+            ):
+                self.log.warn(
+                    now,
+                    "X509 SVID lifetime isn't long enough to guarantee the availability_target, "
+                    "falling back to the default rotation strategy",
+                    spiffe_id=str(e.spiffe_id),
+                    entry_id=e.entry_id,
+                )
         for sub in self.subscribers:
             self._push(sub)
 

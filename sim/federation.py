@@ -199,9 +199,10 @@ class BundleClient:
             self._fail(self._fetch_error(str(exc)))
             return next_refresh_in(local)
         self.last_error = None
-        if self.legacy and local is not None and _proto_equal(local, fetched):
+        every_poll = self.server.config.profile.refresh_every_poll
+        if not every_poll and local is not None and _proto_equal(local, fetched):
             return next_refresh_in(local)
-        if not self.legacy:
+        if every_poll:
             # >= v1.6.4: Decode drops the sequence, so every poll stores and logs (spire-facts 5.1).
             fetched = fetched.with_sequence_number(None)
         self.server.set_federated_bundle(fetched)

@@ -43,6 +43,7 @@ from yaml.nodes import Node as YamlNode
 
 from sim.clock import Clock, ClockError, human_duration, parse_datetime, parse_duration
 from sim.network import NetworkError, Taint, Toleration
+from sim.profiles import SPIRE_VERSIONS, spire_profile
 from sim.registration import Selector
 from sim.spiffeid import SpiffeID, SpiffeIDError, TrustDomain
 
@@ -99,7 +100,7 @@ CFSSL_CA_TTL = 43800 * 3600.0
 # kubeadm (k8s 1.17) taints the control plane so; sim.network applies the same default.
 _MASTER_TAINT = "node-role.kubernetes.io/master:NoSchedule"
 
-SPIRE_PROFILES = ("0.9", "1.x")
+SPIRE_PROFILES = SPIRE_VERSIONS  # sim.profiles: one profile per SPIRE release line
 GHOSTUNNEL_PROFILES = ("1.5.2", "latest")
 
 # Guards against hostile input: deeper YAML is refused before it is composed (PyYAML's composer
@@ -150,7 +151,7 @@ def _line() -> int:
 class Profile:
     """Which product versions the run imitates: their behaviour and their message texts."""
 
-    spire: Literal["0.9", "1.x"] = "1.x"
+    spire: str = "1.x"  # one of sim.profiles.SPIRE_VERSIONS
     ghostunnel: Literal["1.5.2", "latest"] = "latest"
 
 
@@ -227,6 +228,8 @@ class BundleEndpoint:
     port: int = DEFAULT_BUNDLE_ENDPOINT_PORT
     profile: Literal["https_spiffe", "https_web"] = "https_spiffe"
     serving_cert: ServingCert | None = None
+    # federation.bundle_endpoint.refresh_hint (SPIRE 1.8+); None: the version's default.
+    refresh_hint: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -268,6 +271,8 @@ class Agent:
     """The trust domain's SPIRE agents (a DaemonSet: the model places one per admitting node)."""
 
     start: float = 0.0
+    # availability_target (SPIRE 1.9+): rotate X509-SVIDs when this much lifetime is left.
+    availability_target: float | None = None
     line: int = _line()
 
 
@@ -1157,7 +1162,7 @@ class _Reader:
         server = self.opt(m, "server", lambda n: self.server(td, n, profile), Server())
         if server is not _BAD:
             self.domain_ttls[td.name] = server.svid_ttl
-        agent = self.opt(m, "agent", self.agent, None)
+        agent = self.opt(m, "agent", lambda n: self.agent(n, profile), None)
         entries = []
         entries_node = m.get("entries")
         for item in self.items(entries_node) if entries_node is not None else []:
@@ -1218,6 +1223,17 @@ class _Reader:
                 "(later SPIRE always uses the upstream bundle)",
             )
         endpoint = self.opt(m, "bundle_endpoint", self.bundle_endpoint, None)
+        if (
+            endpoint not in (None, _BAD)
+            and endpoint.refresh_hint is not None
+            and profile is not _BAD
+            and spire_profile(profile.spire).refresh_hint == "computed"
+        ):
+            self.report(
+                m.values["bundle_endpoint"],
+                f'refresh_hint needs profile spire "1.8" or later (SPIRE {profile.spire} '
+                "computes the hint from the root lifetime)",
+            )
         relationships = []
         fed = m.get("federates_with")
         for peer_name, key_node, spec in self.named(fed) if fed is not None else []:
@@ -1227,7 +1243,7 @@ class _Reader:
         web_roots = self.opt(m, "web_roots", lambda n: self.strings(n, self.web_authority), None)
         if (
             profile is not _BAD
-            and profile.spire == "0.9"
+            and not spire_profile(profile.spire).https_web
             and endpoint not in (None, _BAD)
             and endpoint.profile == "https_web"
         ):
@@ -1285,7 +1301,7 @@ class _Reader:
         return GeneratedRoot(**names, ttl=ttl)
 
     def bundle_endpoint(self, node: YamlNode) -> BundleEndpoint:
-        m = self.mapping(node, ("port", "profile", "serving_cert"))
+        m = self.mapping(node, ("port", "profile", "serving_cert", "refresh_hint"))
         if m is None:
             return _BAD
         profile = self.opt(
@@ -1303,6 +1319,9 @@ class _Reader:
             port=self.opt(m, "port", self.port, DEFAULT_BUNDLE_ENDPOINT_PORT),
             profile=profile,
             serving_cert=serving,
+            refresh_hint=self.opt(
+                m, "refresh_hint", lambda n: self.duration(n, positive=True), None
+            ),
         )
 
     def serving_cert(self, node: YamlNode) -> ServingCert:
@@ -1341,7 +1360,11 @@ class _Reader:
         profile = self.opt(
             m, "profile", lambda n: self.choice(n, "profile", _ENDPOINT_PROFILES), "https_spiffe"
         )
-        if profile == "https_web" and run_profile is not _BAD and run_profile.spire == "0.9":
+        if (
+            profile == "https_web"
+            and run_profile is not _BAD
+            and not spire_profile(run_profile.spire).https_web
+        ):
             self.report(m.values["profile"], _HTTPS_WEB_NEEDS_1X)
         if profile == "https_web" and "endpoint_spiffe_id" in m.values:
             self.report(
@@ -1369,11 +1392,26 @@ class _Reader:
             line=key_node.start_mark.line + 1,
         )
 
-    def agent(self, node: YamlNode) -> Agent:
-        m = self.mapping(node, ("start",))
+    def agent(self, node: YamlNode, profile: Profile) -> Agent:
+        m = self.mapping(node, ("start", "availability_target"))
         if m is None:
             return _BAD
-        return Agent(start=self.opt(m, "start", self.duration, 0.0), line=node.start_mark.line + 1)
+        target = self.opt(m, "availability_target", lambda n: self.duration(n, positive=True), None)
+        if target not in (None, _BAD):
+            at_node = m.values["availability_target"]
+            if profile is not _BAD and not spire_profile(profile.spire).rotation_jitter:
+                self.report(
+                    at_node,
+                    f'availability_target needs profile spire "1.9" or later (not {profile.spire})',
+                )
+            elif target < 86400:
+                # pkg/agent/agent.go / run.go: the agent refuses to start.
+                self.report(at_node, "availability_target must be at least 24h0m0s")
+        return Agent(
+            start=self.opt(m, "start", self.duration, 0.0),
+            availability_target=target,
+            line=node.start_mark.line + 1,
+        )
 
     def entry(self, td: TrustDomain, node: YamlNode) -> Entry:
         keys = ("spiffe_id", "parent_id", "selectors", "node", "dns_names", "federates_with", "ttl")

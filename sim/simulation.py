@@ -137,8 +137,7 @@ class Result:
             },
             "certificates_minted": sum(s.minted for s in self.servers.values()),
             "svids_issued_by_agents": sum(a.issued for a in self.agents),
-            "ca_rotations": self.log.count(msg="X509 CA activated")
-            - sum(1 for s in self.servers.values() if s.x509_ca is not None),
+            "ca_rotations": sum(max(0, s.activations - 1) for s in self.servers.values()),
             "bundle_refreshes": refreshes,
             "chain_verifications": self.cache.misses,
             "verdicts_reused": self.cache.hits,
@@ -278,6 +277,7 @@ class Simulation:
             bundle_endpoint_port=None if endpoint is None else endpoint.port,
             bundle_endpoint_profile="https_spiffe" if endpoint is None else endpoint.profile,
             serving_certificate=serving,
+            refresh_hint=None if endpoint is None else endpoint.refresh_hint,
             web_roots=tuple(
                 root for name in root_names for root in self.web_authorities[name].roots
             ),
@@ -315,9 +315,11 @@ class Simulation:
         logger = self.log.logger(
             f"{ns}/{pod.name}", host=pod.node, component="spire-agent", trust_domain=td.name
         )
+        assert world.spec.agent is not None
         world.agents[pod.node] = SpireAgent(
-            self.env, world.server, self.clock, logger, r, agent_id, selectors
-        )
+            self.env, world.server, self.clock, logger, r, agent_id, selectors,
+            availability_target=world.spec.agent.availability_target,
+        )  # fmt: skip
 
     def _build_federation(self, world: _TrustDomainWorld) -> None:
         server_pod = world.server_pod
@@ -386,6 +388,7 @@ class Simulation:
         if not server.running:
             return
         if server.config.bundle_endpoint_port is not None:
+            server.warn_refresh_hint()
             fields: dict[str, Any] = {"addr": f"0.0.0.0:{server.config.bundle_endpoint_port}"}
             if not self.legacy:
                 fields["refresh_hint"] = format_duration(server.served_refresh_hint())

@@ -18,6 +18,7 @@ LAYERS: dict[str, int] = {
     "ca": 0,
     "mtls": 0,
     "webpki": 0,
+    "profiles": 0,
     "registration": 0,
     # L1 runtime: no SPIRE concepts.
     "clock": 1,
