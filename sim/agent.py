@@ -151,14 +151,16 @@ class SpireAgent:
         na = self.clock.to_sim(svid.not_after)
         lifetime = na - nb
         half = lifetime / 2
+        # A fresh SVID is looked at again at the next sync, never in the one that minted it.
+        first_check = self._tick(self.env.now, strictly_after=True)
         if not self.server.config.profile.rotation_jitter:
-            due = self._tick(na - half, strictly_after=False)
+            due = max(self._tick(na - half, strictly_after=False), first_check)
         else:
             target = self.availability_target
             if target is not None and lifetime - target <= GRACE_PERIOD_THRESHOLD:
                 target = None  # falls back to the default strategy (warned when minted)
             earliest = na - (1.1 * half if target is None else target + AVAILABILITY_JITTER)
-            t = self._tick(max(earliest, self.env.now), strictly_after=False)
+            t = max(self._tick(earliest, strictly_after=False), first_check)
             while True:
                 ttl = na - t
                 if ttl <= 0:
