@@ -91,6 +91,9 @@ class BundleClient:
     refreshes: int = 0
     failures: int = 0
     last_error: str | None = None
+    last_refresh: float | None = None  # sim time of the last "Bundle refreshed"
+    last_success: float | None = None  # sim time of the last successful fetch
+    next_poll: float | None = None
 
     @property
     def legacy(self) -> bool:
@@ -199,6 +202,7 @@ class BundleClient:
             self._fail(self._fetch_error(str(exc)))
             return next_refresh_in(local)
         self.last_error = None
+        self.last_success = self.env.now
         every_poll = self.server.config.profile.refresh_every_poll
         if not every_poll and local is not None and _proto_equal(local, fetched):
             return next_refresh_in(local)
@@ -207,6 +211,7 @@ class BundleClient:
             fetched = fetched.with_sequence_number(None)
         self.server.set_federated_bundle(fetched)
         self.refreshes += 1
+        self.last_refresh = self.env.now
         self.log.info(
             self.env.now, "Bundle refreshed", subsystem_name="bundle_client", trust_domain=td.name
         )
@@ -215,6 +220,7 @@ class BundleClient:
     def run(self):  # noqa: ANN201 - a SimPy process
         while True:
             wait = self._update()
+            self.next_poll = self.env.now + wait
             self.log.debug(
                 self.env.now,
                 "Scheduling next bundle refresh",

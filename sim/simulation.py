@@ -42,7 +42,7 @@ from sim.spiffeid import SpiffeID, TrustDomain
 from sim.workload import Ghostunnel, RequestOutcome, request
 from sim.x509svid import VerificationCache, VerifyStyle
 
-__all__ = ["RequestRecord", "Result", "Simulation", "SimulationError"]
+__all__ = ["RequestRecord", "Result", "Simulation", "SimulationError", "WorkloadState"]
 
 SERVER_BIND_PORT = 8081  # server.conf bind_port in the seed
 # Kubernetes' generated-name alphabet (apimachinery util/rand: no vowels, no look-alikes).
@@ -92,6 +92,18 @@ class _WorkloadWorld:
     sidecar: Ghostunnel | None = None
     agent: SpireAgent | None = None
     generation: int = 0
+    selectors: tuple[Selector, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadState:
+    """A workload at the end of a run: its pod, sidecar, agent and attested selectors."""
+
+    name: str
+    pod: Pod | None
+    sidecar: Ghostunnel | None
+    agent: SpireAgent | None
+    selectors: tuple[Selector, ...]
 
 
 @dataclass
@@ -109,6 +121,7 @@ class Result:
     agents: list[SpireAgent]
     cache: VerificationCache
     events_scheduled: int = 0
+    workloads: dict[str, WorkloadState] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """Counts a human (or a CI job) wants after a run; stable key order."""
@@ -502,7 +515,8 @@ class Simulation:
                 f"k8s:node-name:{pod.node}",
             ]
             selectors += [f"k8s:pod-label:{k}:{v}" for k, v in spec.labels]
-            wl.agent.subscribe(tuple(Selector.parse(s) for s in selectors), sidecar.on_update)
+            wl.selectors = tuple(Selector.parse(s) for s in selectors)
+            wl.agent.subscribe(wl.selectors, sidecar.on_update)
 
     def _stop_workload(self, name: str) -> None:
         wl = self.workloads[name]
@@ -557,6 +571,13 @@ class Simulation:
                 )
             yield self.env.timeout(traffic.every)
 
+    def _advance(self, t: float) -> None:
+        """Process every event scheduled at or before ``t`` (SimPy's run(until=t) would leave
+        those at exactly ``t`` undone, and refuses t = 0)."""
+        env = self.env
+        while env.peek() <= t:
+            env.step()
+
     def run(self, *, progress: Callable[[float, float], None] | None = None) -> Result:
         """Run to the horizon; ``progress(now, until)`` is called about a hundred times."""
         env = self.env
@@ -582,13 +603,13 @@ class Simulation:
         for ev in self.scenario.events:
             env.process(self._at(ev.at, lambda ev=ev: handlers[type(ev)](ev)))
         if progress is None:
-            env.run(until=self.until)
+            self._advance(self.until)
         else:
             step = max(self.until / 100, 1.0)
             t = 0.0
             while t < self.until:
                 t = min(t + step, self.until)
-                env.run(until=t)
+                self._advance(t)
                 progress(t, self.until)
         return Result(
             scenario=self.scenario,
@@ -602,4 +623,8 @@ class Simulation:
             agents=[a for w in self.domains.values() for a in w.agents.values()],
             cache=self.cache,
             events_scheduled=self.env.scheduled,
+            workloads={
+                name: WorkloadState(name, wl.pod, wl.sidecar, wl.agent, wl.selectors)
+                for name, wl in self.workloads.items()
+            },
         )

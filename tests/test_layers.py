@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "simulation": 3,
     "plots": 3,
     "cli": 3,
+    "inspection": 3,
     "__main__": 3,
     "__init__": 3,
 }
