@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -11,12 +13,25 @@ from typing import Any, TextIO
 import sim
 from sim import inspection
 from sim.clock import ClockError, format_duration, parse_duration
-from sim.scenario import ScenarioError, builtin_scenario_path, builtin_scenarios, load_scenario
+from sim.expect import check
+from sim.export import export
+from sim.metrics import metrics_csv
+from sim.scenario import (
+    Scenario,
+    ScenarioError,
+    apply_overrides,
+    builtin_scenario_path,
+    builtin_scenarios,
+    load_scenario,
+    parse_scenario,
+)
+from sim.schema import render_reference, scenario_schema
 from sim.simulation import Result, Simulation, SimulationError
+from sim.validate import validate_file
 
 __all__ = ["main"]
 
-EXIT_OK, EXIT_INVALID = 0, 2
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +58,43 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--until", help="stop earlier, e.g. 2h (a duration from the start)")
     run.add_argument("--out", help="output folder (default: runs/<scenario name>)")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario value, e.g. trust_domains.bar.example.com.server.ca_ttl=12h "
+        "(repeatable)",
+    )
+    run.add_argument("--format", choices=("text", "json"), default="text",
+                     help="the console summary: text (default) or json")  # fmt: skip
+    run.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+
+    validate = sub.add_parser(
+        "validate",
+        help="check scenario files and report every mistake as file:line:col",
+        description="Check scenario files: syntax, types, references, and what only the "
+        "assembled world shows. Exit 0 if all are valid, 2 otherwise.",
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE")
+
+    export = sub.add_parser(
+        "export",
+        help="write the SVIDs, keys and bundles a deployment would have on disk at an instant",
+        description="Run SCENARIO up to --at and write each workload's SVID, key and bundles "
+        "(spiffe-helper's layout) and each server's bundle to --out, which must be empty or new.",
+    )
+    export.add_argument("scenario", help="a scenario YAML file or a built-in name (seed)")
+    export.add_argument("--at", required=True, help="the instant, as a duration from the start")
+    export.add_argument("--out", required=True, help="an empty or new folder")
+    export.add_argument("--seed", type=int, help="override the scenario's seed")
+
+    schema = sub.add_parser("schema", help="print the scenario language's JSON Schema")
+    schema.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the scenario reference (docs/scenario-reference.md) instead",
+    )
 
     inspect = sub.add_parser(
         "inspect",
@@ -115,9 +167,48 @@ def _print_summary(result: Result, out_dir: Path, stream: TextIO) -> None:
     w(f"wrote {out_dir}/events.jsonl, {out_dir}/logs/, {out_dir}/summary.json\n")
 
 
+def _load(arg: str, overrides: Sequence[str] = ()) -> Scenario:
+    path = _scenario_path(arg)
+    if not overrides:
+        return load_scenario(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read scenario: {exc.strerror}") from None
+    patched = apply_overrides(text, overrides, str(path))
+    return parse_scenario(patched, f"{path} (with --set)", base_dir=path.parent)
+
+
+class _Progress:
+    """A one-line progress bar on stderr, shown once a run has taken more than a second."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        # The wall clock is for the human watching, never for the model (ruff bans it in sim/
+        # elsewhere; see pyproject.toml).
+        self.started = time.monotonic()
+        self.shown = False
+
+    def __call__(self, now: float, until: float) -> None:
+        if not self.shown and time.monotonic() - self.started < 1.0:
+            return
+        self.shown = True
+        done = now / until if until else 1.0
+        bar = "=" * int(30 * done)
+        self.stream.write(
+            f"\r[{bar:<30}] {100 * done:5.1f}%  {format_duration(now)} of "
+            f"{format_duration(until)} simulated"
+        )
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
-        scenario = load_scenario(_scenario_path(args.scenario))
+        scenario = _load(args.scenario, args.set)
         until = None if args.until is None else parse_duration(args.until)
         if args.seed is not None and args.seed < 0:
             raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
@@ -125,20 +216,95 @@ def _run(args: argparse.Namespace) -> int:
     except (ScenarioError, SimulationError, ClockError, ValueError) as exc:
         print(f"spire-sim: {exc}", file=sys.stderr)
         return EXIT_INVALID
-    result = simulation.run()
+    progress = None if args.quiet else _Progress(sys.stderr)
+    result = simulation.run(progress=progress)
+    if progress is not None:
+        progress.close()
     out_dir = Path(args.out) if args.out else Path("runs") / scenario.name
     try:
         result.write(out_dir)
+        (out_dir / "metrics.csv").write_text(metrics_csv(result), encoding="utf-8")
     except OSError as exc:
         print(f"spire-sim: cannot write {out_dir}: {exc.strerror}", file=sys.stderr)
         return EXIT_INVALID
-    _print_summary(result, out_dir, sys.stdout)
+    outcomes = check(result)
+    failed = [o for o in outcomes if not o.passed]
+    if args.format == "json":
+        doc = {
+            "summary": result.summary(),
+            "expectations": [
+                {
+                    "passed": o.passed,
+                    "source": o.source,
+                    "expectation": o.description,
+                    "detail": o.detail,
+                }
+                for o in outcomes
+            ],  # fmt: skip
+            "output": str(out_dir),
+        }
+        print(json.dumps(doc, indent=2))
+    elif not args.quiet:
+        _print_summary(result, out_dir, sys.stdout)
+        if outcomes:
+            skipped = sum(o.skipped for o in outcomes)
+            passed = len(outcomes) - len(failed) - skipped
+            line = f"expectations: {passed} passed, {len(failed)} failed"
+            print(line + (f", {skipped} skipped (after --until)" if skipped else ""))
+            for o in outcomes:
+                print(f"  {o.render()}")
+    else:
+        for o in failed:
+            print(o.render())
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    problems = []
+    for name in args.files:
+        problems += validate_file(name)
+    for p in problems:
+        print(p)
+    if problems:
+        many = "s" if len(problems) != 1 else ""
+        files = "s" if len(args.files) != 1 else ""
+        print(
+            f"spire-sim: {len(problems)} problem{many} in {len(args.files)} file{files}",
+            file=sys.stderr,
+        )
+        return EXIT_INVALID
+    print(f"{len(args.files)} scenario file{'s' if len(args.files) != 1 else ''} valid")
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    try:
+        scenario = _load(args.scenario)
+        at = parse_duration(args.at)
+        if not 0 <= at <= scenario.duration:
+            end = format_duration(scenario.duration)
+            raise ValueError(f"--at {args.at} is outside the scenario (0 .. {end})")
+        result = Simulation(scenario, seed=args.seed, until=at).run()
+        written = export(result, args.out)
+    except (ScenarioError, SimulationError, ClockError, ValueError) as exc:
+        print(f"spire-sim: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"wrote {len(written)} files to {args.out} (see {args.out}/manifest.json)")
+    return EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    doc = scenario_schema()
+    if args.markdown:
+        sys.stdout.write(render_reference(doc))
+    else:
+        print(json.dumps(doc, indent=2))
     return EXIT_OK
 
 
 def _inspect(args: argparse.Namespace) -> int:
     try:
-        scenario = load_scenario(_scenario_path(args.scenario))
+        scenario = _load(args.scenario)
         at = parse_duration(args.at)
         if not 0 <= at <= scenario.duration:
             end = format_duration(scenario.duration)
@@ -168,5 +334,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     if args.command == "inspect":
         return _inspect(args)
+    if args.command == "validate":
+        return _validate(args)
+    if args.command == "export":
+        return _export(args)
+    if args.command == "schema":
+        return _schema(args)
     parser.print_help(sys.stdout)
     return EXIT_OK

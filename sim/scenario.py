@@ -59,7 +59,13 @@ __all__ = [
     "DEFAULT_CA_TTL",
     "DEFAULT_SVID_TTL",
     "DiskUpstreamAuthority",
+    "BundleExpectation",
     "Entry",
+    "Expectation",
+    "LogExpectation",
+    "RequestsExpectation",
+    "Window",
+    "apply_overrides",
     "EntryCreateEvent",
     "EntryDeleteEvent",
     "Event",
@@ -426,6 +432,79 @@ Event: TypeAlias = BundleSetEvent | EntryDeleteEvent | EntryCreateEvent | Worklo
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Window:
+    """When an expectation looks: ``[start, end]`` in seconds (None: open). ``at`` picks the
+    first request at or after an instant, or the state at that instant."""
+
+    start: float | None = None
+    end: float | None = None
+    at: float | None = None
+
+    def contains(self, t: float) -> bool:
+        return (self.start is None or t >= self.start) and (self.end is None or t <= self.end)
+
+    def describe(self) -> str:
+        from sim.clock import human_duration
+
+        if self.at is not None:
+            return f"at {human_duration(self.at)}"
+        if self.start is not None and self.end is not None:
+            return f"during {human_duration(self.start)}..{human_duration(self.end)}"
+        if self.start is not None:
+            return f"after {human_duration(self.start)}"
+        if self.end is not None:
+            return f"before {human_duration(self.end)}"
+        return "over the whole run"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestsExpectation:
+    """Every request from ``workload`` in the window (or the first at ``at``) has ``result``:
+    "ok", "failed", or a text one of the products printed about it (substring, or equal with
+    ``exact``)."""
+
+    window: Window
+    workload: str
+    result: str
+    exact: bool = False
+    line: int = _line()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogExpectation:
+    """Log records matching the filter in the window: present (default), absent, or counted."""
+
+    window: Window
+    component: str | None = None
+    instance: str | None = None
+    workload: str | None = None
+    trust_domain: str | None = None
+    level: str | None = None
+    msg: str | None = None
+    contains: str | None = None
+    fields: tuple[tuple[str, str], ...] = ()
+    count_min: int = 1
+    count_max: int | None = None
+    line: int = _line()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BundleExpectation:
+    """At ``at``, the bundle of ``of`` as ``held_by``'s server holds it (its own when they are
+    the same) has these authority counts (None: not checked)."""
+
+    at: float
+    of: TrustDomain
+    held_by: TrustDomain
+    x509_authorities: int | None = None
+    jwt_authorities: int | None = None
+    line: int = _line()
+
+
+Expectation: TypeAlias = RequestsExpectation | LogExpectation | BundleExpectation
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Scenario:
     """A validated scenario. ``start`` is a UTC instant; every other time is seconds from it.
     ``events`` are in time order (ties keep file order)."""
@@ -441,6 +520,7 @@ class Scenario:
     workloads: tuple[Workload, ...] = ()
     events: tuple[Event, ...] = ()
     web_authorities: tuple[WebAuthority, ...] = ()
+    expect: tuple[Expectation, ...] = ()
     source: str = field(default="<string>", compare=False)
 
     def domain(self, name: str | TrustDomain) -> TrustDomainSpec:
@@ -489,6 +569,58 @@ def parse_scenario(
     if reader.problems or scenario is None:
         raise ScenarioError(sorted(set(reader.problems)))
     return scenario
+
+
+def apply_overrides(text: str, overrides: Sequence[str], filename: str = "<string>") -> str:
+    """The scenario ``text`` with ``key.path=value`` overrides applied (``--set``), as YAML.
+
+    The path walks mappings by key (keys may contain dots, like trust domain names: the longest
+    key that fits wins) and lists by index; the value is read as YAML (``12h``, ``5``,
+    ``[a, b]``). A path that does not exist may only add a last key to an existing mapping.
+    Raises :class:`ScenarioError` naming the override at fault.
+    """
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Problem(filename, 0, 0, f"cannot apply --set: {exc}")]) from None
+    for item in overrides:
+        where = f"--set {item}"
+        path, sep, raw = item.partition("=")
+        if not sep or not path:
+            raise ScenarioError([Problem(where, 0, 0, "expected key.path=value")])
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        node, rest = data, path
+        while True:
+            if isinstance(node, dict):
+                keys = sorted((str(k) for k in node), key=len, reverse=True)
+                key = next((k for k in keys if rest == k or rest.startswith(k + ".")), None)
+                if key is None:
+                    if "." in rest:
+                        raise ScenarioError([Problem(
+                            where, 0, 0, f'no key "{rest.split(".")[0]}" here '
+                            f"(expected one of: {', '.join(sorted(keys))})")])  # fmt: skip
+                    node[rest] = value
+                    break
+                if rest == key:
+                    node[key] = value
+                    break
+                node, rest = node[key], rest[len(key) + 1 :]
+            elif isinstance(node, list):
+                index, _, after = rest.partition(".")
+                if not index.isdigit() or int(index) >= len(node):
+                    raise ScenarioError([Problem(
+                        where, 0, 0, f'"{index}" is not an index of this list (0..{len(node) - 1})'
+                    )])  # fmt: skip
+                if not after:
+                    node[int(index)] = value
+                    break
+                node, rest = node[int(index)], after
+            else:
+                raise ScenarioError([Problem(where, 0, 0, f'"{rest}" goes below a plain value')])
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
 def builtin_scenarios() -> tuple[str, ...]:
@@ -646,12 +778,16 @@ class _Map:
 
 _TOP_KEYS = (
     "name", "description", "start", "duration", "seed", "profile", "web_pki", "cluster",
-    "trust_domains", "workloads", "events",
+    "trust_domains", "workloads", "events", "expect",
+)  # fmt: skip
+_EXPECT_KEYS = (
+    "at", "during", "after", "before", "requests", "result", "match", "log", "count", "absent",
+    "bundle",
 )  # fmt: skip
 _ENDPOINT_PROFILES = ("https_spiffe", "https_web")
 _HTTPS_WEB_NEEDS_1X = (
-    'https_web needs profile spire "1.x" (SPIRE of December 2019 authenticated bundle '
-    "endpoints with SPIFFE only)"
+    'https_web needs profile spire "1.7" or later (SPIRE of December 2019 authenticated '
+    "bundle endpoints with SPIFFE only)"
 )
 _TOP_REQUIRED = ("name", "start", "duration", "cluster", "trust_domains")
 _EVENT_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -1032,6 +1168,7 @@ class _Reader:
         domains = self.opt(m, "trust_domains", lambda n: self.trust_domains(n, profile), ())
         workloads = self.opt(m, "workloads", self.workloads, ())
         events = self.opt(m, "events", self.events, ())
+        expect = self.opt(m, "expect", self.expectations, ())
         if self.problems:
             return None
         return Scenario(
@@ -1046,6 +1183,7 @@ class _Reader:
             workloads=workloads,
             events=tuple(sorted(events, key=lambda e: e.at)),
             web_authorities=web,
+            expect=expect,
             source=self.filename,
         )
 
@@ -1060,6 +1198,8 @@ class _Reader:
             m, "ghostunnel", lambda n: self.choice(n, "ghostunnel version", GHOSTUNNEL_PROFILES),
             "latest",
         )  # fmt: skip
+        if spire is _BAD or ghostunnel is _BAD:
+            return _BAD  # later checks test `profile is not _BAD` before using it
         return Profile(spire=spire, ghostunnel=ghostunnel)
 
     def cluster(self, node: YamlNode) -> Cluster:
@@ -1589,6 +1729,149 @@ class _Reader:
             every=self.opt(m, "every", lambda n: self.duration(n, positive=True), _BAD),
             start=self.opt(m, "start", self.duration, workload_start),
         )
+
+    def expectations(self, node: YamlNode) -> tuple[Expectation, ...]:
+        out = []
+        for item in self.items(node):
+            exp = self.expectation(item)
+            if exp is not _BAD:
+                out.append(exp)
+        return tuple(out)
+
+    def _instant(self, node: YamlNode) -> float:
+        t = self.duration(node)
+        if t is not _BAD and self.run_duration is not None and t > self.run_duration:
+            self.report(
+                node,
+                f"{human_duration(t)} is after the end of the run "
+                f"(duration {human_duration(self.run_duration)})",
+            )
+            return _BAD
+        return t
+
+    def _window(self, m: _Map) -> Window:
+        given = [k for k in ("at", "during", "after", "before") if k in m.values]
+        if "at" in given and len(given) > 1:
+            self.report(m.keys["at"], "give either at, or during/after/before, not both")
+        at = self.opt(m, "at", self._instant, None)
+        start = self.opt(m, "after", self._instant, None)
+        end = self.opt(m, "before", self._instant, None)
+        if "during" in m.values:
+            pair = self.items(m.values["during"], "a list of two durations")
+            if len(pair) != 2:
+                self.report(m.values["during"], "during takes [from, to]: two durations")
+            else:
+                start, end = self._instant(pair[0]), self._instant(pair[1])
+                if start is not _BAD and end is not _BAD and end < start:
+                    self.report(m.values["during"], "during [from, to] ends before it starts")
+        return Window(start=start, end=end, at=at)
+
+    def expectation(self, node: YamlNode) -> Expectation:
+        m = self.mapping(node, _EXPECT_KEYS)
+        if m is None:
+            return _BAD
+        subjects = [k for k in ("requests", "log", "bundle") if k in m.values]
+        if len(subjects) != 1:
+            self.report(node, "an expectation checks exactly one of: requests, log, bundle")
+            return _BAD
+        subject = subjects[0]
+        allowed = {
+            "requests": {"result", "match"},
+            "log": {"count", "absent"},
+            "bundle": set(),
+        }[subject]
+        for key in ("result", "match", "count", "absent"):
+            if key in m.values and key not in allowed:
+                self.report(m.keys[key], f"{key} does not go with {subject}")
+        window = self._window(m)
+        line = node.start_mark.line + 1
+        if subject == "requests":
+            r = self.mapping(m.values["requests"], ("from",), ("from",))
+            workload = _BAD if r is None else self.opt(r, "from", self._known_workload, _BAD)
+            if "result" not in m.values:
+                self.report(node, 'missing required key "result" (ok, failed, or a text)')
+            result = self.opt(m, "result", self.string, _BAD)
+            match = self.opt(
+                m, "match", lambda n: self.choice(n, "match", ("contains", "exact")), "contains"
+            )
+            return RequestsExpectation(
+                window=window, workload=workload, result=result, exact=match == "exact", line=line
+            )
+        if subject == "log":
+            keys = ("component", "instance", "workload", "trust_domain", "level", "msg",
+                    "contains", "fields")  # fmt: skip
+            f = self.mapping(m.values["log"], keys)
+            if f is None:
+                return _BAD
+            absent = self.opt(m, "absent", self.boolean, False)
+            count_min, count_max = 1, None
+            if "count" in m.values:
+                count_min, count_max = self._count(m.values["count"])
+            if absent is True:
+                if "count" in m.values:
+                    self.report(m.keys["absent"], "give either absent or count, not both")
+                count_min, count_max = 0, 0
+            fields_node = f.get("fields")
+            fields: tuple[tuple[str, str], ...] = ()
+            if fields_node is not None:
+                fields = tuple(
+                    (name, self.string(value)) for name, _k, value in self.named(fields_node)
+                )
+            level = self.opt(
+                f, "level", lambda n: self.choice(n, "level", ("debug", "info", "warn", "error")),
+                None,
+            )  # fmt: skip
+            return LogExpectation(
+                window=window,
+                component=self.opt(f, "component", self.string, None),
+                instance=self.opt(f, "instance", self.string, None),
+                workload=self.opt(f, "workload", self._known_workload, None),
+                trust_domain=self.opt(f, "trust_domain", self.string, None),
+                level=level,
+                msg=self.opt(f, "msg", self.string, None),
+                contains=self.opt(f, "contains", self.string, None),
+                fields=fields,
+                count_min=count_min,
+                count_max=count_max,
+                line=line,
+            )
+        b = self.mapping(
+            m.values["bundle"], ("of", "held_by", "x509_authorities", "jwt_authorities"), ("of",)
+        )
+        if b is None:
+            return _BAD
+        if window.at is None:
+            self.report(node, 'a bundle expectation needs "at" (the instant to look)')
+        of = self.opt(b, "of", self.known_domain, _BAD)
+        return BundleExpectation(
+            at=window.at if window.at is not None else _BAD,
+            of=of,
+            held_by=self.opt(b, "held_by", self.known_domain, of),
+            x509_authorities=self.opt(b, "x509_authorities", self.integer, None),
+            jwt_authorities=self.opt(b, "jwt_authorities", self.integer, None),
+            line=line,
+        )
+
+    def _count(self, node: YamlNode) -> tuple[int, int | None]:
+        if isinstance(node, MappingNode):
+            c = self.mapping(node, ("min", "max"))
+            if c is None:
+                return _BAD, None
+            lo = self.opt(c, "min", self.integer, 0)
+            hi = self.opt(c, "max", self.integer, None)
+            if lo is not _BAD and hi not in (None, _BAD) and hi < lo:
+                self.report(node, "count: max is below min")
+            return lo, hi
+        n = self.integer(node)
+        return n, n
+
+    def _known_workload(self, node: YamlNode) -> str:
+        def check(text: str) -> str:
+            if text not in self.workload_names:
+                raise ValueError(_unknown("workload", text, self.workload_names))
+            return text
+
+        return self.checked(node, check)
 
     def events(self, node: YamlNode) -> tuple[Event, ...]:
         out = []

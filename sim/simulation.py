@@ -29,6 +29,7 @@ from sim.federation import BundleClient, Relationship
 from sim.network import Connection, Network, Pod
 from sim.registration import RegistrationEntry, Selector, new_entry_id, render_entry
 from sim.scenario import (
+    BundleExpectation,
     BundleSetEvent,
     EntryCreateEvent,
     EntryDeleteEvent,
@@ -67,13 +68,14 @@ class SimulationError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
-    """One curl request: when, from which workload, and how it ended."""
+    """One curl request: when, from which workload, how it ended and what the products said."""
 
     t: float
     workload: str
     ok: bool
     reason: str
     curl_exit: int
+    errors: tuple[str, ...] = ()
 
 
 @dataclass
@@ -122,6 +124,9 @@ class Result:
     cache: VerificationCache
     events_scheduled: int = 0
     workloads: dict[str, WorkloadState] = field(default_factory=dict)
+    # For each bundle expectation (by its index in scenario.expect): the (X.509, JWT) authority
+    # counts of that bundle at its instant, or None where the bundle did not exist.
+    bundle_snapshots: dict[int, tuple[int, int] | None] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """Counts a human (or a CI job) wants after a run; stable key order."""
@@ -192,6 +197,7 @@ class Simulation:
         self.workloads: dict[str, _WorkloadWorld] = {}
         self._entry_rng = rng.stream(self.seed, "entries")
         self._operator: Logger | None = None
+        self.bundle_snapshots: dict[int, tuple[int, int] | None] = {}
         self._build()
 
     # -- building ----------------------------------------------------------------------------
@@ -567,9 +573,16 @@ class Simulation:
                     self.cache,
                 )  # fmt: skip
                 self.requests.append(
-                    RequestRecord(self.env.now, name, out.ok, out.reason, out.curl_exit)
+                    RequestRecord(self.env.now, name, out.ok, out.reason, out.curl_exit, out.errors)
                 )
             yield self.env.timeout(traffic.every)
+
+    def _snapshot(self, index: int, exp: BundleExpectation) -> None:
+        world = self.domains.get(exp.held_by)
+        bundle = None if world is None else world.server.bundle_for(exp.of)
+        self.bundle_snapshots[index] = (
+            None if bundle is None else (len(bundle.x509_authorities), len(bundle.jwt_authorities))
+        )
 
     def _advance(self, t: float) -> None:
         """Process every event scheduled at or before ``t`` (SimPy's run(until=t) would leave
@@ -602,6 +615,9 @@ class Simulation:
         }
         for ev in self.scenario.events:
             env.process(self._at(ev.at, lambda ev=ev: handlers[type(ev)](ev)))
+        for index, exp in enumerate(self.scenario.expect):
+            if isinstance(exp, BundleExpectation):
+                env.process(self._at(exp.at, lambda i=index, e=exp: self._snapshot(i, e)))
         if progress is None:
             self._advance(self.until)
         else:
@@ -623,6 +639,7 @@ class Simulation:
             agents=[a for w in self.domains.values() for a in w.agents.values()],
             cache=self.cache,
             events_scheduled=self.env.scheduled,
+            bundle_snapshots=dict(self.bundle_snapshots),
             workloads={
                 name: WorkloadState(name, wl.pod, wl.sidecar, wl.agent, wl.selectors)
                 for name, wl in self.workloads.items()

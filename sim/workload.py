@@ -103,6 +103,9 @@ class RequestOutcome:
     ok: bool
     reason: str  # "ok" or the failing cause's kind
     curl_exit: int = 0
+    # What the products said about this failure (both ghostunnels, then curl), for
+    # expectations and explanations.
+    errors: tuple[str, ...] = ()
 
 
 def _subject(svid: X509SVID) -> str:
@@ -121,10 +124,16 @@ def request(
 ) -> RequestOutcome:
     """One `curl http://localhost:<listen>/` through both sidecars at the current instant."""
     now = env.now
+    said: list[str] = []
 
     def curl_fail(code_text: tuple[int, str], reason: str) -> RequestOutcome:
         curl_log.error(now, code_text[1], exit_code=code_text[0])
-        return RequestOutcome(False, reason, code_text[0])
+        said.append(f"curl: ({code_text[0]}) {code_text[1]}")
+        return RequestOutcome(False, reason, code_text[0], tuple(said))
+
+    def say(log: Logger, t: float, text: str) -> None:
+        log.info(t, text)
+        said.append(text)
 
     if not client.ready:
         curl_log.error(
@@ -132,24 +141,33 @@ def request(
             f"Failed to connect to localhost port {client.listen_port}: Connection refused",
             exit_code=CURL_REFUSED,
         )
-        return RequestOutcome(False, "client_sidecar_not_ready", CURL_REFUSED)
+        return RequestOutcome(
+            False,
+            "client_sidecar_not_ready",
+            CURL_REFUSED,
+            (f"curl: (7) Failed to connect to localhost port {client.listen_port}: "
+             "Connection refused",),
+        )  # fmt: skip
     local = dial(client.pod, "localhost", client.listen_port)
     curl_addr = local.local_addr if isinstance(local, Connection) else "127.0.0.1:0"
     conn = dial(client.pod, client.target_host, client.target_port)
     if isinstance(conn, DialError):
-        client.log.info(now, f"error on dial: {conn.text}")
+        say(client.log, now, f"error on dial: {conn.text}")
         return curl_fail(CURL_RESET, f"dial_{conn.kind}")
     server = server_at(conn)
     if server is None or not server.ready:
-        client.log.info(
-            now, f"error on dial: dial tcp {conn.remote_addr}: connect: connection refused"
+        say(
+            client.log,
+            now,
+            f"error on dial: dial tcp {conn.remote_addr}: connect: connection refused",
         )
         return curl_fail(CURL_RESET, "dial_refused")
     at = clock.to_datetime(now + conn.latency)
     verdict: HandshakeVerdict = handshake(client.peer(), server.peer(), at=at, cache=cache)
     if verdict.rejected_by == "client":
-        client.log.info(now, f"error on dial: {verdict.client_handshake_error}")
-        server.log.info(
+        say(client.log, now, f"error on dial: {verdict.client_handshake_error}")
+        say(
+            server.log,
             now + conn.latency,
             f"error on TLS handshake from {conn.local_addr}: {verdict.server_handshake_error}",
         )
@@ -157,16 +175,17 @@ def request(
     server_svid, client_svid = server.svid, client.svid
     assert server_svid is not None and client_svid is not None
     if verdict.rejected_by == "server":
-        server.log.info(
+        say(
+            server.log,
             now + conn.latency,
             f"error on TLS handshake from {conn.local_addr}: {verdict.server_handshake_error}",
         )
         if verdict.client_handshake_error is not None:
-            client.log.info(now, f"error on dial: {verdict.client_handshake_error}")
+            say(client.log, now, f"error on dial: {verdict.client_handshake_error}")
             return curl_fail(CURL_RESET, verdict.kind)
         pipe = f"tcp:{curl_addr} [no tls] <-> tcp:{conn.remote_addr} [{_subject(server_svid)}]"
         client.log.info(now, f"opening pipe: {pipe}")
-        client.log.info(now + 2 * conn.latency, f"error during copy: {verdict.client_read_error}")
+        say(client.log, now + 2 * conn.latency, f"error during copy: {verdict.client_read_error}")
         client.log.info(now + 2 * conn.latency, f"closed pipe: {pipe}")
         # [inferred] the proxy consumed the request, so curl sees the connection closed.
         return curl_fail(CURL_EMPTY, verdict.kind)

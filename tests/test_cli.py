@@ -66,3 +66,141 @@ def test_python_dash_m_and_version() -> None:
         [sys.executable, "-m", "sim", "--version"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0 and done.stdout.strip().startswith("spire-sim ")
+
+
+SEED = Path(__file__).resolve().parents[1] / "scenarios" / "seed.yaml"
+
+
+def test_run_checks_expectations_and_exits_1_when_one_fails(tmp_path: Path, capsys) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(SEED.read_text().replace("count: {min: 40}", "count: {min: 4000}"))
+    assert main(["run", str(broken), "--out", str(tmp_path / "o")]) == 1
+    out = capsys.readouterr().out
+    assert "expectations: 7 passed, 1 failed" in out
+    assert f"FAIL  {broken}:214" in out and out.count("PASS  ") == 7
+
+
+def test_run_json_quiet_metrics_and_set(tmp_path: Path, capsys) -> None:
+    out_dir = tmp_path / "o"
+    assert (
+        main(
+            [
+                "run",
+                "--until",
+                "2h",
+                "--format",
+                "json",
+                "--out",
+                str(out_dir),
+                "--set",
+                "trust_domains.foo.example.com.server.svid_ttl=30m",
+            ]
+        )
+        == 0
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["summary"]["requests"]["ok"] > 0
+    assert len(doc["expectations"]) == 8
+    assert all(e["passed"] for e in doc["expectations"] if "5h2" not in e["expectation"])
+    metrics = (out_dir / "metrics.csv").read_text().splitlines()
+    assert metrics[0].startswith("minute,requests_ok,")
+    assert len(metrics) == 1 + 120  # one row per simulated minute
+    # the override took: foo's SVIDs now live 30 minutes (+ the 10 s backdate)
+    events = [json.loads(x) for x in (out_dir / "events.jsonl").read_text().splitlines()]
+    assert any(
+        e["msg"] == "Renewing X509-SVID"
+        and e["instance"].startswith("foo/")
+        and e["t"] < 3600 + 16 * 60
+        for e in events
+    )
+
+
+def test_quiet_prints_only_failures(tmp_path: Path, capsys) -> None:
+    assert main(["run", "--quiet", "--out", str(tmp_path / "o")]) == 0
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("trust_domains.nope.server.ca_ttl=1h", 'no key "nope" here'),
+        ("novalue", "expected key.path=value"),
+        ("trust_domains.foo.example.com.server.ca_ttl=1x", 'invalid duration "1x"'),
+    ],
+)
+def test_bad_overrides_exit_2(override: str, message: str, tmp_path: Path, capsys) -> None:
+    assert main(["run", "--set", override, "--out", str(tmp_path / "o")]) == 2
+    assert message in capsys.readouterr().err
+
+
+FIVE_MISTAKES = """\
+name: five
+start: 2024-01-01T00:00:00Z
+duration: 1h
+profile: {spire: "1.x", ghostunnel: "latest"}
+cluster: {name: kind, nodes: {cp: {control_plane: true}, w: {}}}
+trust_domains:
+  foo.example.com:
+    namespace: foo
+    tolerationz: []
+    server: {svid_ttl: 1y}
+    entries:
+      - {spiffe_id: "spiffe://foo.example.com/a b", selectors: ["k8s_psat:ns:foo"], node: true}
+workloads:
+  web: {trust_domain: bar.example.com}
+events:
+  - {at: 2h, do: workload_restart, workload: web}
+"""
+
+
+def test_validate_reports_every_mistake_with_file_line_col(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "five.yaml"
+    bad.write_text(FIVE_MISTAKES)
+    good = SEED
+    assert main(["validate", str(good), str(bad)]) == 2
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert len(lines) == 5, lines
+    assert all(line.startswith(f"{bad}:") for line in lines)
+    assert any(':9:5: unknown key "tolerationz" (did you mean "tolerations"?)' in x for x in lines)
+    assert any(":10:24: " in x and "1y" in x for x in lines)
+    assert any(":12:21: invalid SPIFFE ID" in x for x in lines)
+    assert any(":14:23: " in x and "bar.example.com" in x for x in lines)
+    assert any(":16:10: at 2h is after the end of the run (duration 1h)" in x for x in lines)
+    assert "spire-sim: 5 problems in 2 files" in captured.err
+
+
+def test_validate_semantic_checks(tmp_path: Path, capsys) -> None:
+    text = SEED.read_text()
+    text = text.replace(
+        "parent_id: spiffe://bar.example.com/spire-agent",
+        "parent_id: spiffe://bar.example.com/agent",
+        1,
+    )
+    text = text.replace(
+        "address: spire-server.bar.svc.cluster.local", "address: spire-server.baz.svc.cluster.local"
+    )
+    text = text.replace('tolerations: ["app=bar:NoSchedule"]', "tolerations: []")
+    f = tmp_path / "semantic.yaml"
+    f.write_text(text)
+    assert main(["validate", str(f)]) == 2
+    out = capsys.readouterr().out
+    assert 'parent ID "spiffe://bar.example.com/agent" is provided by no entry' in out
+    assert "spire-server.baz.svc.cluster.local:8443 is no SPIRE server of this scenario" in out
+    assert "the SPIRE server of bar.example.com:" in out
+    assert main(["validate", str(SEED)]) == 0
+
+
+def test_export_via_the_command_line(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "disk"
+    assert main(["export", "seed", "--at", "2h", "--out", str(out)]) == 0
+    assert (out / "workloads" / "client" / "svid.pem").exists()
+    assert oct((out / "workloads" / "client" / "svid_key.pem").stat().st_mode & 0o777) == "0o600"
+    assert main(["export", "seed", "--at", "2h", "--out", str(out)]) == 2
+    assert "is not empty" in capsys.readouterr().err
+
+
+def test_schema_prints_json_schema(capsys) -> None:
+    assert main(["schema"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert "trust_domains" in doc["properties"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from sim.expect import check
 from sim.scenario import ScenarioError, load_scenario, parse_scenario
 from sim.simulation import Result, Simulation
 
@@ -36,6 +37,7 @@ def test_https_web_needs_no_bootstrap_and_requests_succeed() -> None:
     foo_errors = r.log.find(instance="foo/spire-server-0", msg="Error updating bundle")
     assert [e.t for e in foo_errors] == [0, 60]
     assert r.requests and all(q.ok for q in r.requests)
+    assert all(o.passed for o in check(r))
 
 
 def test_endpoint_serving_a_spiffe_svid_to_a_web_client() -> None:
@@ -86,7 +88,7 @@ def test_a_web_client_facing_a_spiffe_relationship_is_told_so() -> None:
         (
             'profile: {spire: "1.x", ghostunnel: "latest"}',
             'profile: {spire: "0.9", ghostunnel: "1.5.2"}',
-            'https_web needs profile spire "1.x"',
+            'https_web needs profile spire "1.7" or later',
         ),
         (
             "        serving_cert:\n          authority: example-web-ca\n"

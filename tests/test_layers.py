@@ -36,6 +36,11 @@ LAYERS: dict[str, int] = {
     "plots": 3,
     "cli": 3,
     "inspection": 3,
+    "expect": 3,
+    "export": 3,
+    "schema": 3,
+    "validate": 3,
+    "metrics": 3,
     "__main__": 3,
     "__init__": 3,
 }

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from sim.expect import check
 from sim.scenario import load_scenario
 from sim.simulation import Result, Simulation
 
@@ -19,7 +20,11 @@ UNKNOWN = (
 
 
 def _run(name: str) -> Result:
-    return Simulation(load_scenario(DIR / f"{name}.yaml")).run()
+    result = Simulation(load_scenario(DIR / f"{name}.yaml")).run()
+    # Each scenario's own expect: section holds as well.
+    failed = [o.render() for o in check(result) if not o.passed]
+    assert not failed, failed
+    return result
 
 
 def test_default_settings_rotate_without_a_failed_request() -> None:

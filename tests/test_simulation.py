@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sim.expect import check
 from sim.scenario import builtin_scenario_path, load_scenario, parse_scenario
 from sim.simulation import Result, Simulation
 
@@ -91,6 +92,21 @@ def test_verdicts_flip_when_the_new_svids_reach_the_client_sidecar(seed: Result)
     first_failed = min(r.t for r in seed.requests if not r.ok)
     assert last_ok < push.t <= first_failed
     assert first_failed - push.t < 10  # the very next curl
+
+
+def test_the_seed_passes_its_own_expectations(seed: Result) -> None:
+    outcomes = check(seed)
+    assert len(outcomes) == 8
+    assert [o.render() for o in outcomes if not o.passed] == []
+
+
+def test_a_broken_expectation_fails() -> None:
+    text = SEED_TEXT.replace("count: {min: 40}", "count: {min: 4000}")
+    r = Simulation(parse_scenario(text, "seed-broken.yaml")).run()
+    failed = [o for o in check(r) if not o.passed]
+    assert len(failed) == 1
+    assert failed[0].render().startswith("FAIL  seed-broken.yaml:214  log component='ghostunnel'")
+    assert failed[0].detail.startswith("49 found")
 
 
 def test_same_seed_gives_byte_identical_event_logs(seed: Result) -> None:
