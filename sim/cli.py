@@ -169,14 +169,18 @@ def _print_summary(result: Result, out_dir: Path, stream: TextIO) -> None:
 
 def _load(arg: str, overrides: Sequence[str] = ()) -> Scenario:
     path = _scenario_path(arg)
-    if not overrides:
+    builtin = not Path(arg).exists() and arg in builtin_scenarios()
+    if not overrides and not builtin:
         return load_scenario(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ValueError(f"{path}: cannot read scenario: {exc.strerror}") from None
-    patched = apply_overrides(text, overrides, str(path))
-    return parse_scenario(patched, f"{path} (with --set)", base_dir=path.parent)
+    name = f"{arg}.yaml (built-in)" if builtin else str(path)
+    if overrides:
+        text = apply_overrides(text, overrides, name)
+        name += " (with --set)"
+    return parse_scenario(text, name, base_dir=path.parent)
 
 
 class _Progress:

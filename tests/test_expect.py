@@ -56,8 +56,8 @@ def test_verdicts_that_fail_say_why() -> None:
     result = Simulation(parse_scenario(text, "e.yaml")).run()
     outcomes = check(result)
     assert [o.passed for o in outcomes] == [False, False, False, True]
-    assert outcomes[0].detail.startswith("53 of 1488 differ; the first at 2019-12-17T05:21:10Z:")
-    assert outcomes[1].detail.startswith("53 found; the first at 2019-12-17T05:21:10Z")
+    assert outcomes[0].detail.startswith("54 of 1495 differ; the first at 2019-12-17T05:21:10Z:")
+    assert outcomes[1].detail.startswith("54 found; the first at 2019-12-17T05:21:10Z")
     assert outcomes[2].detail == "1 X.509 authorities, expected 2"
     # "at" picks the first request at or after the instant: the first curl, at 1h21m.
     assert outcomes[3].detail == "1 request"
