@@ -8,6 +8,7 @@ import pytest
 
 from sim.scenario import builtin_scenario_path, load_scenario
 from sim.simulation import Simulation
+from sim.validate import validate_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "scenarios").rglob("*.yaml"))
@@ -28,7 +29,8 @@ RUN_ELSEWHERE = {
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
 def test_scenario_loads_and_is_run_by_a_test(path: Path) -> None:
     scenario = load_scenario(path)
-    assert scenario.name and scenario.description
+    assert scenario.name and scenario.description and scenario.expect
+    assert validate_file(path) == []
     key = path.name if path.parent.name == "scenarios" else path.parent.name
     module = RUN_ELSEWHERE.get(key)
     if module is not None:
