@@ -63,6 +63,7 @@ __all__ = [
     "Entry",
     "Expectation",
     "LogExpectation",
+    "NetworkEvent",
     "RequestsExpectation",
     "Window",
     "apply_overrides",
@@ -428,7 +429,21 @@ class WorkloadRestartEvent:
     line: int = _line()
 
 
-Event: TypeAlias = BundleSetEvent | EntryDeleteEvent | EntryCreateEvent | WorkloadRestartEvent
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NetworkEvent:
+    """A network fault or its repair: ``partition`` drops all traffic between two places,
+    ``heal`` restores it. A place is a node, the cluster, a SPIRE server
+    (``<namespace>/spire-server``) or a workload's pod (``<namespace>/<workload>``)."""
+
+    do: str  # "partition" | "heal"
+    at: float
+    between: tuple[str, str]
+    line: int = _line()
+
+
+Event: TypeAlias = (
+    BundleSetEvent | EntryDeleteEvent | EntryCreateEvent | WorkloadRestartEvent | NetworkEvent
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -796,6 +811,8 @@ _EVENT_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "entry_delete": (("trust_domain", "spiffe_id"), ("trust_domain", "spiffe_id")),
     "entry_create": (("trust_domain", "entry"), ("trust_domain", "entry")),
     "workload_restart": (("workload",), ("workload",)),
+    "partition": (("between",), ("between",)),
+    "heal": (("between",), ("between",)),
 }
 _ALL_EVENT_KEYS = ("at", "do", *sorted({k for keys, _ in _EVENT_KEYS.values() for k in keys}))
 
@@ -814,6 +831,7 @@ class _Reader:
         self.domain_ttls: dict[str, float] = {}
         self.workload_names: list[str] = []
         self.web_authority_names: list[str] = []
+        self.places: set[str] = set()
         self.run_duration: float | None = None
 
     # -- reporting and composing --
@@ -1167,6 +1185,7 @@ class _Reader:
         cluster = self.opt(m, "cluster", self.cluster, _BAD)
         domains = self.opt(m, "trust_domains", lambda n: self.trust_domains(n, profile), ())
         workloads = self.opt(m, "workloads", self.workloads, ())
+        self.places = _places(cluster, domains, workloads)
         events = self.opt(m, "events", self.events, ())
         expect = self.opt(m, "expect", self.expectations, ())
         if self.problems:
@@ -1730,6 +1749,11 @@ class _Reader:
             start=self.opt(m, "start", self.duration, workload_start),
         )
 
+    def _place(self, text: str) -> str:
+        if text not in self.places:
+            raise ValueError(_unknown("place", text, sorted(self.places)))
+        return text
+
     def expectations(self, node: YamlNode) -> tuple[Expectation, ...]:
         out = []
         for item in self.items(node):
@@ -1908,6 +1932,14 @@ class _Reader:
         line = node.start_mark.line + 1
         if kind not in _EVENT_KEYS:
             return _BAD
+        if kind in ("partition", "heal"):
+            pair = self.items(m.values["between"], "a list of two places")
+            names = tuple(self.checked(n, self._place) for n in pair)
+            if len(pair) != 2:
+                self.report(m.values["between"], "between takes [place, place]: two places")
+            elif names[0] is not _BAD and names[0] == names[1]:
+                self.report(m.values["between"], f"cannot {kind} {_q(names[0])} from itself")
+            return NetworkEvent(do=kind, at=at, between=names[:2], line=line)
         if kind == "workload_restart":
 
             def known_workload(text: str) -> str:
@@ -1943,6 +1975,22 @@ class _Reader:
 
 
 # --- small helpers ---------------------------------------------------------------------------
+
+
+def _places(cluster: Any, domains: Any, workloads: Any) -> set[str]:
+    """Names a network event may use: nodes, the cluster, servers and workload pods."""
+    places: set[str] = set()
+    if cluster is not _BAD and cluster is not None:
+        places.add(cluster.name)
+        places.update(n.name for n in cluster.nodes)
+    namespaces = {}
+    for spec in domains if isinstance(domains, tuple) else ():
+        places.add(f"{spec.namespace}/spire-server")
+        namespaces[spec.trust_domain] = spec.namespace
+    for wl in workloads if isinstance(workloads, tuple) else ():
+        if wl.trust_domain in namespaces:
+            places.add(f"{namespaces[wl.trust_domain]}/{wl.name}")
+    return places
 
 
 def _is_null(node: YamlNode | None) -> bool:

@@ -1042,6 +1042,33 @@ def _events() -> dict[str, Any]:
             {"workload": _string("Name of a workload of the scenario.")},
             ("workload",),
         ),
+        **{
+            f"event_{kind}": event(
+                kind,
+                text,
+                {
+                    "between": {
+                        "type": "array",
+                        "items": _string(
+                            "A place: a node, the cluster, a SPIRE server "
+                            "(`<namespace>/spire-server`) or a workload's pod "
+                            "(`<namespace>/<workload>`)."
+                        ),
+                        "minItems": 2,
+                        "maxItems": 2,
+                        "description": "The two places.",
+                    }
+                },
+                ("between",),
+            )
+            for kind, text in (
+                (
+                    "partition",
+                    "Drop all traffic between two places (from now on, for the pods running now).",
+                ),
+                ("heal", "Restore the traffic a `partition` of the same places dropped."),
+            )
+        },
     }
 
 

@@ -33,6 +33,7 @@ from sim.scenario import (
     BundleSetEvent,
     EntryCreateEvent,
     EntryDeleteEvent,
+    NetworkEvent,
     Scenario,
     TrustDomainSpec,
     Workload,
@@ -197,6 +198,7 @@ class Simulation:
         self.workloads: dict[str, _WorkloadWorld] = {}
         self._entry_rng = rng.stream(self.seed, "entries")
         self._operator: Logger | None = None
+        self._network_log: Logger | None = None
         self.bundle_snapshots: dict[int, tuple[int, int] | None] = {}
         self._build()
 
@@ -537,6 +539,35 @@ class Simulation:
         self._stop_workload(ev.workload)
         self._start_workload(ev.workload)
 
+    def _place(self, name: str) -> Pod | str | None:
+        """A network event's place: a node or cluster name as is; `<ns>/spire-server` and
+        `<ns>/<workload>` as the pod running now (None when it has none)."""
+        if "/" not in name:
+            return name
+        ns, what = name.split("/", 1)
+        for world in self.domains.values():
+            if world.spec.namespace == ns and what == "spire-server":
+                return world.server_pod
+        wl = self.workloads.get(what)
+        return None if wl is None else wl.pod
+
+    def _network_event(self, ev: NetworkEvent) -> None:
+        if self._network_log is None:
+            self._network_log = self.log.logger(
+                "network", host="network", component="network", style="plain"
+            )
+        a, b = (self._place(p) for p in ev.between)
+        if a is None or b is None:
+            self._network_log.warn(self.env.now, f"{ev.do} {ev.between[0]} | {ev.between[1]}: "
+                                   "no pod is running there; nothing changed")  # fmt: skip
+            return
+        # Partitions hold between the pods that run now; a pod started later is not cut.
+        if ev.do == "partition":
+            self.net.partition(a, b)
+        else:
+            self.net.heal(a, b)
+        self._network_log.info(self.env.now, f"{ev.do} {ev.between[0]} | {ev.between[1]}")
+
     def _sidecar_at(self, conn: Connection) -> Ghostunnel | None:
         for wl in self.workloads.values():
             sc = wl.sidecar
@@ -612,6 +643,7 @@ class Simulation:
             ),
             EntryDeleteEvent: self._entry_delete,
             WorkloadRestartEvent: self._restart_workload,
+            NetworkEvent: self._network_event,
         }
         for ev in self.scenario.events:
             env.process(self._at(ev.at, lambda ev=ev: handlers[type(ev)](ev)))

@@ -23,6 +23,7 @@ RUN_ELSEWHERE = {
     "seed.yaml": "test_simulation.py",
     "https-web.yaml": "test_https_web.py",
     "rotation": "test_rotation_scenarios.py",
+    "failures": "test_failures.py",
 }
 
 

@@ -1,0 +1,82 @@
+"""The failure library under scenarios/failures/: each story's symptom, at instants computed from
+its configuration, and a fixed copy in which the symptom disappears."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sim.expect import check
+from sim.scenario import load_scenario, parse_scenario
+from sim.simulation import Result, Simulation
+
+DIR = Path(__file__).resolve().parents[1] / "scenarios" / "failures"
+H = 3600
+
+
+def _run(path: Path, text: str | None = None) -> Result:
+    scenario = load_scenario(path) if text is None else parse_scenario(text, path.name)
+    return Simulation(scenario).run()
+
+
+def test_r4_partition_during_a_peer_rotation() -> None:
+    path = DIR / "r4-partition-during-rotation.yaml"
+    r = _run(path)
+    assert [o.render() for o in check(r) if not o.passed] == []
+    # bar: ca_ttl 24h from 0 -> next CA prepared at 12h10s, activated at 20h10s (10 s ticks).
+    activated = [x.t for x in r.log.find(instance="bar/spire-server-0", msg="X509 CA activated")]
+    assert activated[1] == 20 * H + 10
+    # The first use of the new authority: bar's http-server SVID renewed after the activation.
+    first_use = min(
+        rec.t for rec in r.log.find(component="spire-agent", msg="Renewing X509-SVID",
+                                    since=20 * H + 10)
+        if rec.field("spiffe_id") == "spiffe://bar.example.com/http-server"
+    )  # fmt: skip
+    # foo polls bar every 5m / 4 = 75 s from 0; the first success after the heal at 22h.
+    refresh = min(
+        rec.t for rec in r.log.find(instance="foo/spire-server-0", msg="Bundle refreshed",
+                                    since=22 * H)
+        if rec.field("trust_domain") == "bar.example.com"
+    )  # fmt: skip
+    assert refresh % 75 == 0 and 22 * H <= refresh < 22 * H + 75
+    polls_failed = r.log.find(instance="foo/spire-server-0", msg="Error updating bundle",
+                              since=11 * H, until=22 * H)  # fmt: skip
+    assert all("i/o timeout" in rec.field("error") for rec in polls_failed)
+    # Failures exactly from the first use until the refresh (+ the agent's 5 s sync).
+    failed = [q.t for q in r.requests if not q.ok]
+    assert failed and min(failed) > first_use and max(failed) <= refresh + 5
+    assert all(not q.ok for q in r.requests if first_use < q.t <= refresh)
+    assert all(q.ok for q in r.requests if q.t <= first_use or q.t > refresh + 5)
+
+
+def test_r4_without_the_partition_nothing_fails() -> None:
+    path = DIR / "r4-partition-during-rotation.yaml"
+    text = path.read_text()
+    for line in (
+        "  - {at: 11h, do: partition, between: [foo/spire-server, bar/spire-server]}\n",
+        "  - {at: 22h, do: heal, between: [foo/spire-server, bar/spire-server]}\n",
+    ):
+        assert line in text
+        text = text.replace(line, "")
+    r = _run(path, text)
+    assert r.requests and all(q.ok for q in r.requests)
+
+
+def test_network_events_name_real_places() -> None:
+    import pytest
+
+    from sim.scenario import ScenarioError
+
+    text = (DIR / "r4-partition-during-rotation.yaml").read_text()
+    bad = text.replace(
+        "between: [foo/spire-server, bar/spire-server]}\n  - {at: 22h",
+        "between: [foo/spire-servr, bar/spire-server]}\n  - {at: 22h",
+    )
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(bad, "bad.yaml")
+    assert 'unknown place "foo/spire-servr" (did you mean "foo/spire-server"?)' in str(err.value)
+    same = text.replace(
+        "between: [foo/spire-server, bar/spire-server]}\n  - {at: 22h",
+        "between: [kind-worker, kind-worker]}\n  - {at: 22h",
+    )
+    with pytest.raises(ScenarioError, match='cannot partition "kind-worker" from itself'):
+        parse_scenario(same, "same.yaml")
