@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sim.expect import check
 from sim.scenario import load_scenario, parse_scenario
 from sim.simulation import Result, Simulation
@@ -62,8 +64,6 @@ def test_r4_without_the_partition_nothing_fails() -> None:
 
 
 def test_network_events_name_real_places() -> None:
-    import pytest
-
     from sim.scenario import ScenarioError
 
     text = (DIR / "r4-partition-during-rotation.yaml").read_text()
@@ -80,3 +80,48 @@ def test_network_events_name_real_places() -> None:
     )
     with pytest.raises(ScenarioError, match='cannot partition "kind-worker" from itself'):
         parse_scenario(same, "same.yaml")
+
+
+STORIES = sorted(p.name for p in DIR.glob("*.yaml") if not p.name.startswith("r4-"))
+SEED_BUNDLE_SET = (
+    "  - {at: 29m, do: bundle_set, trust_domain: foo.example.com, peer: bar.example.com}\n"
+    "  - {at: 29m, do: bundle_set, trust_domain: bar.example.com, peer: foo.example.com}\n"
+)
+# The fix of each story, as an edit of its file: the symptom must disappear.
+FIXES = {
+    "b1-no-bootstrap.yaml": ("  - at: 1h5m\n", SEED_BUNDLE_SET + "  - at: 1h5m\n"),
+    "b2-wrong-bundle-set.yaml": (
+        ",\n     ca_of: foo.example.com}   # the wrong file: foo's own CA",
+        "}",
+    ),
+    "b3-one-sided-federation.yaml": (
+        "      dns_names: [http-server, http-server.foo.svc.cluster.local]\n",
+        "      dns_names: [http-server, http-server.foo.svc.cluster.local]\n"
+        "      federates_with: [spiffe://bar.example.com]\n",
+    ),
+    "e2-federates-with-unknown-domain.yaml": (", spiffe://baz.example.com]", "]"),
+}
+
+
+def test_every_story_is_in_the_list() -> None:
+    assert STORIES == [
+        "b1-no-bootstrap.yaml", "b2-wrong-bundle-set.yaml", "b3-one-sided-federation.yaml",
+        "e1-no-federates-with.yaml", "e2-federates-with-unknown-domain.yaml",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", STORIES)
+def test_story_shows_its_symptom(name: str) -> None:
+    r = _run(DIR / name)
+    assert [o.render() for o in check(r) if not o.passed] == []
+    assert r.requests and not any(q.ok for q in r.requests)  # every request fails
+
+
+@pytest.mark.parametrize("name", sorted(FIXES))
+def test_fixing_the_story_removes_the_symptom(name: str) -> None:
+    old, new = FIXES[name]
+    text = (DIR / name).read_text()
+    assert old in text
+    r = _run(DIR / name, text.replace(old, new, 1))
+    assert r.requests and all(q.ok for q in r.requests)
+    assert not all(o.passed for o in check(r))  # the story's own expectations now fail
