@@ -1978,18 +1978,28 @@ class _Reader:
 
 
 def _places(cluster: Any, domains: Any, workloads: Any) -> set[str]:
-    """Names a network event may use: nodes, the cluster, servers and workload pods."""
+    """Names a network event may use: nodes, the cluster, servers and workload pods. Parts
+    that failed to load (the _BAD sentinel, already reported) are skipped."""
+
+    def text(obj: Any, attr: str) -> str | None:
+        value = getattr(obj, attr, None)
+        return value if isinstance(value, str) else None
+
     places: set[str] = set()
-    if cluster is not _BAD and cluster is not None:
-        places.add(cluster.name)
-        places.update(n.name for n in cluster.nodes)
-    namespaces = {}
+    for name in [text(cluster, "name")] + [text(n, "name") for n in getattr(cluster, "nodes", ())]:
+        if name:
+            places.add(name)
+    namespaces: dict[Any, str] = {}
     for spec in domains if isinstance(domains, tuple) else ():
-        places.add(f"{spec.namespace}/spire-server")
-        namespaces[spec.trust_domain] = spec.namespace
+        ns = text(spec, "namespace")
+        if ns:
+            places.add(f"{ns}/spire-server")
+            namespaces[getattr(spec, "trust_domain", None)] = ns
     for wl in workloads if isinstance(workloads, tuple) else ():
-        if wl.trust_domain in namespaces:
-            places.add(f"{namespaces[wl.trust_domain]}/{wl.name}")
+        ns = namespaces.get(getattr(wl, "trust_domain", None))
+        name = text(wl, "name")
+        if ns and name:
+            places.add(f"{ns}/{name}")
     return places
 
 
