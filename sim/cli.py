@@ -283,13 +283,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     try:
-        scenario = _load(args.scenario)
-        at = parse_duration(args.at)
-        if not 0 <= at <= scenario.duration:
-            end = format_duration(scenario.duration)
-            raise ValueError(f"--at {args.at} is outside the scenario (0 .. {end})")
-        result = Simulation(scenario, seed=args.seed, until=at).run()
-        written = export(result, args.out)
+        written = export(_run_to_instant(args), args.out)
     except (ScenarioError, SimulationError, ClockError, ValueError) as exc:
         print(f"spire-sim: {exc}", file=sys.stderr)
         return EXIT_INVALID
@@ -306,14 +300,19 @@ def _schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_to_instant(args: argparse.Namespace) -> Result:
+    """Run ``args.scenario`` up to ``args.at`` (inspect and export look at that instant)."""
+    scenario = _load(args.scenario)
+    at = parse_duration(args.at)
+    if not 0 <= at <= scenario.duration:
+        end = format_duration(scenario.duration)
+        raise ValueError(f"--at {args.at} is outside the scenario (0 .. {end})")
+    return Simulation(scenario, seed=args.seed, until=at).run()
+
+
 def _inspect(args: argparse.Namespace) -> int:
     try:
-        scenario = _load(args.scenario)
-        at = parse_duration(args.at)
-        if not 0 <= at <= scenario.duration:
-            end = format_duration(scenario.duration)
-            raise ValueError(f"--at {args.at} is outside the scenario (0 .. {end})")
-        result = Simulation(scenario, seed=args.seed, until=at).run()
+        result = _run_to_instant(args)
         if args.what == "bundle" and args.bundle_command == "show":
             text = inspection.bundle_show(result, args.td, fmt=args.format or "pem")
         elif args.what == "bundle":

@@ -21,6 +21,7 @@ __all__ = [
     "Clock",
     "ClockError",
     "format_duration",
+    "go_quote",
     "human_duration",
     "parse_datetime",
     "parse_duration",
@@ -62,20 +63,20 @@ def parse_duration(text: str | int | float) -> float:
     """
     # bool is an int subclass; True seconds is surely a YAML mistake, not a duration.
     if isinstance(text, bool):
-        raise ClockError(f"invalid duration {_go_quote(str(text))}: not a number or a duration")
+        raise ClockError(f"invalid duration {go_quote(str(text))}: not a number or a duration")
     if isinstance(text, int | float):
         if text != text or text in (float("inf"), float("-inf")):
-            raise ClockError(f"invalid duration {_go_quote(str(text))}: not finite")
+            raise ClockError(f"invalid duration {go_quote(str(text))}: not finite")
         if text < 0:
-            raise ClockError(f"invalid duration {_go_quote(str(text))}: must not be negative")
+            raise ClockError(f"invalid duration {go_quote(str(text))}: must not be negative")
         return float(text)
     if not isinstance(text, str):
-        raise ClockError(f"invalid duration {_go_quote(str(text))}: not a number or a duration")
+        raise ClockError(f"invalid duration {go_quote(str(text))}: not a number or a duration")
     source = text.strip()
     if not source:
-        raise ClockError(f"invalid duration {_go_quote(text)}: empty")
+        raise ClockError(f"invalid duration {go_quote(text)}: empty")
     if source[0] in "+-":
-        raise ClockError(f"invalid duration {_go_quote(text)}: must not be signed")
+        raise ClockError(f"invalid duration {go_quote(text)}: must not be signed")
     if _PLAIN_NUMBER.fullmatch(source):
         return float(Decimal(source))
     total = Decimal(0)
@@ -83,24 +84,24 @@ def parse_duration(text: str | int | float) -> float:
     while pos < len(source):
         match = _COMPONENT.match(source, pos)
         if match is None:
-            rest = _go_quote(source[pos:])
-            raise ClockError(f"invalid duration {_go_quote(text)}: expected a number at {rest}")
+            rest = go_quote(source[pos:])
+            raise ClockError(f"invalid duration {go_quote(text)}: expected a number at {rest}")
         number, unit = match.group(1), match.group(2)
         if not unit:
             raise ClockError(
-                f"invalid duration {_go_quote(text)}: missing unit after {_go_quote(number)} "
+                f"invalid duration {go_quote(text)}: missing unit after {go_quote(number)} "
                 f"({_EXPECTED_UNITS})"
             )
         scale = _UNIT_SECONDS.get(unit)
         if scale is None:
             raise ClockError(
-                f"invalid duration {_go_quote(text)}: unknown unit {_go_quote(unit)} "
+                f"invalid duration {go_quote(text)}: unknown unit {go_quote(unit)} "
                 f"({_EXPECTED_UNITS})"
             )
         try:
             total += Decimal(number) * scale
         except InvalidOperation as exc:  # pragma: no cover - the regex admits only decimals
-            raise ClockError(f"invalid duration {_go_quote(text)}: bad number") from exc
+            raise ClockError(f"invalid duration {go_quote(text)}: bad number") from exc
         pos = match.end()
     return float(total)
 
@@ -194,14 +195,13 @@ def parse_datetime(text: str | datetime) -> datetime:
     if isinstance(text, datetime):
         if text.tzinfo is None or text.utcoffset() is None:
             raise ClockError(
-                f"invalid datetime {_go_quote(text.isoformat())}: missing time zone "
+                f"invalid datetime {go_quote(text.isoformat())}: missing time zone "
                 '(write it like "2019-12-17T00:00:00Z")'
             )
         return text.astimezone(UTC)
     if not isinstance(text, str) or not _RFC3339.fullmatch(text.strip()):
         raise ClockError(
-            f"invalid datetime {_go_quote(str(text))}: expected RFC 3339 like "
-            '"2019-12-17T00:00:00Z"'
+            f'invalid datetime {go_quote(str(text))}: expected RFC 3339 like "2019-12-17T00:00:00Z"'
         )
     source = text.strip()
     source = f"{source[:10]}T{source[11:]}".replace("z", "Z")
@@ -210,7 +210,7 @@ def parse_datetime(text: str | datetime) -> datetime:
     try:
         parsed = datetime.fromisoformat(source)
     except ValueError as exc:
-        raise ClockError(f"invalid datetime {_go_quote(text)}: {exc}") from exc
+        raise ClockError(f"invalid datetime {go_quote(text)}: {exc}") from exc
     return parsed.astimezone(UTC)
 
 
@@ -234,7 +234,7 @@ class Clock:
 
     def __post_init__(self) -> None:
         if not isinstance(self.start, datetime):
-            raise ClockError(f"invalid clock start {_go_quote(str(self.start))}: not a datetime")
+            raise ClockError(f"invalid clock start {go_quote(str(self.start))}: not a datetime")
         # parse_datetime validates awareness and normalises to UTC in one place.
         start = parse_datetime(self.start)
         object.__setattr__(self, "start", start)
@@ -299,16 +299,39 @@ def _format_whole_seconds(unix_seconds: int, layout: str) -> str:
     return text
 
 
-def _go_quote(text: str) -> str:
-    """Go's ``%q`` (``strconv.Quote``), so error messages quote inputs as Go tools would."""
+_GO_ESCAPES = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+    '"': '\\"',
+    "\\": "\\\\",
+}
+_NEEDS_GO_ESCAPE = re.compile(r'["\\]|[^\S ]|[\x00-\x1f\x7f]').search
+
+
+def go_quote(text: str) -> str:
+    """Go's ``%q`` of a string (``strconv.Quote``): double quotes, Go escapes.
+
+    Printable characters, non-ASCII included, stay as they are (Go's ``unicode.IsPrint`` and
+    Python's ``str.isprintable`` agree: letters, marks, numbers, punctuation, symbols, and the
+    ASCII space).
+
+    >>> print(go_quote('say "hi"\\tnow\\\\'))
+    "say \\"hi\\"\\tnow\\\\"
+    """
+    if not _NEEDS_GO_ESCAPE(text) and text.isprintable():
+        return f'"{text}"'
     out = ['"']
     for ch in text:
-        if ch in '"\\':
-            out.append("\\" + ch)
+        escaped = _GO_ESCAPES.get(ch)
+        if escaped is not None:
+            out.append(escaped)
         elif ch.isprintable():
             out.append(ch)
-        elif ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
         else:
             code = ord(ch)
             if code < 0x20 or code == 0x7F:
@@ -319,14 +342,3 @@ def _go_quote(text: str) -> str:
                 out.append(f"\\U{code:08x}")
     out.append('"')
     return "".join(out)
-
-
-_GO_ESCAPES = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-}

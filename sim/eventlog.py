@@ -27,6 +27,8 @@ from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sim.clock import go_quote
+
 if TYPE_CHECKING:
     from sim.clock import Clock
 
@@ -595,51 +597,6 @@ def _logrus_value(value: Any) -> str:
     if _LOGRUS_NEEDS_QUOTING(text):
         return go_quote(text)
     return text
-
-
-_GO_ESCAPES = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-    '"': '\\"',
-    "\\": "\\\\",
-}
-_NEEDS_GO_ESCAPE = re.compile(r'["\\]|[^\S ]|[\x00-\x1f\x7f]').search
-
-
-def go_quote(text: str) -> str:
-    """Go's ``%q`` of a string (``strconv.Quote``): double quotes, Go escapes.
-
-    Printable characters, non-ASCII included, stay as they are (Go's ``unicode.IsPrint`` and
-    Python's ``str.isprintable`` agree: letters, marks, numbers, punctuation, symbols, and the
-    ASCII space).
-
-    >>> print(go_quote('say "hi"\\tnow\\\\'))
-    "say \\"hi\\"\\tnow\\\\"
-    """
-    if not _NEEDS_GO_ESCAPE(text) and text.isprintable():
-        return f'"{text}"'
-    out = ['"']
-    for ch in text:
-        escaped = _GO_ESCAPES.get(ch)
-        if escaped is not None:
-            out.append(escaped)
-        elif ch.isprintable():
-            out.append(ch)
-        else:
-            code = ord(ch)
-            if code < 0x20 or code == 0x7F:
-                out.append(f"\\x{code:02x}")
-            elif code < 0x10000:
-                out.append(f"\\u{code:04x}")
-            else:
-                out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
 
 
 def go_sprint(value: Any) -> str:

@@ -14,7 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from sim.scenario import (
     BundleSetEvent,
     EntryCreateEvent,
     EntryDeleteEvent,
+    GeneratedRoot,
     NetworkEvent,
     Scenario,
     TrustDomainSpec,
@@ -217,16 +218,8 @@ class Simulation:
         # Web PKI authorities exist before anything else (they are the Internet's CAs).
         self.web_authorities: dict[str, ca.UpstreamAuthority] = {}
         for auth in self.scenario.web_authorities:
-            g = auth.root
-            self.web_authorities[auth.name] = ca.UpstreamAuthority.generate(
-                g.common_name,
-                now=self.clock.to_datetime(0),
-                rng=rng.stream(self.seed, f"webpki/{auth.name}"),
-                country=g.country,
-                locality=g.locality,
-                organization=g.organization,
-                organizational_unit=g.organizational_unit,
-                lifetime=timedelta(seconds=g.ttl),
+            self.web_authorities[auth.name] = self._generate_root(
+                auth.root, f"webpki/{auth.name}", self.clock.to_datetime(0)
             )
         for spec in self.scenario.trust_domains:
             self._build_domain(spec)
@@ -252,17 +245,7 @@ class Simulation:
         if disk is not None:
             try:
                 if disk.generate is not None:
-                    g = disk.generate
-                    upstream = ca.UpstreamAuthority.generate(
-                        g.common_name,
-                        now=start,
-                        rng=rng.stream(self.seed, f"upstream/{td}"),
-                        country=g.country,
-                        locality=g.locality,
-                        organization=g.organization,
-                        organizational_unit=g.organizational_unit,
-                        lifetime=timedelta(seconds=g.ttl),
-                    )
+                    upstream = self._generate_root(disk.generate, f"upstream/{td}", start)
                 else:
                     assert disk.cert_file is not None and disk.key_file is not None
                     upstream = ca.UpstreamAuthority.load(
@@ -316,6 +299,19 @@ class Simulation:
                 tolerations=tolerations, host_network=True,
             ):  # fmt: skip
                 self._build_agent(self.domains[td], agent_pod)
+
+    def _generate_root(self, g: GeneratedRoot, stream: str, now: datetime) -> ca.UpstreamAuthority:
+        """A cfssl-like root made from the scenario's `generate:` names."""
+        return ca.UpstreamAuthority.generate(
+            g.common_name,
+            now=now,
+            rng=rng.stream(self.seed, stream),
+            country=g.country,
+            locality=g.locality,
+            organization=g.organization,
+            organizational_unit=g.organizational_unit,
+            lifetime=timedelta(seconds=g.ttl),
+        )
 
     def _build_agent(self, world: _TrustDomainWorld, pod: Pod) -> None:
         td, ns, cluster = world.spec.trust_domain, world.spec.namespace, pod.cluster
