@@ -60,6 +60,7 @@ __all__ = [
     "DEFAULT_SVID_TTL",
     "DiskUpstreamAuthority",
     "BundleExpectation",
+    "ClockSkewEvent",
     "Entry",
     "Expectation",
     "LogExpectation",
@@ -441,8 +442,25 @@ class NetworkEvent:
     line: int = _line()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClockSkewEvent:
+    """From ``at`` on, ``node``'s clock is off by ``by`` seconds (negative: behind); what runs
+    there judges certificate validity by that clock."""
+
+    do: ClassVar[str] = "clock_skew"
+    at: float
+    node: str
+    by: float
+    line: int = _line()
+
+
 Event: TypeAlias = (
-    BundleSetEvent | EntryDeleteEvent | EntryCreateEvent | WorkloadRestartEvent | NetworkEvent
+    BundleSetEvent
+    | EntryDeleteEvent
+    | EntryCreateEvent
+    | WorkloadRestartEvent
+    | NetworkEvent
+    | ClockSkewEvent
 )
 
 
@@ -812,6 +830,7 @@ _EVENT_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "entry_create": (("trust_domain", "entry"), ("trust_domain", "entry")),
     "workload_restart": (("workload",), ("workload",)),
     "partition": (("between",), ("between",)),
+    "clock_skew": (("node", "by"), ("node", "by")),
     "heal": (("between",), ("between",)),
 }
 _ALL_EVENT_KEYS = ("at", "do", *sorted({k for keys, _ in _EVENT_KEYS.values() for k in keys}))
@@ -832,6 +851,7 @@ class _Reader:
         self.workload_names: list[str] = []
         self.web_authority_names: list[str] = []
         self.places: set[str] = set()
+        self.node_names: set[str] = set()
         self.run_duration: float | None = None
 
     # -- reporting and composing --
@@ -1186,6 +1206,11 @@ class _Reader:
         domains = self.opt(m, "trust_domains", lambda n: self.trust_domains(n, profile), ())
         workloads = self.opt(m, "workloads", self.workloads, ())
         self.places = _places(cluster, domains, workloads)
+        self.node_names = {
+            n.name
+            for n in getattr(cluster, "nodes", ())
+            if isinstance(getattr(n, "name", None), str)
+        }
         events = self.opt(m, "events", self.events, ())
         expect = self.opt(m, "expect", self.expectations, ())
         if self.problems:
@@ -1749,6 +1774,23 @@ class _Reader:
             start=self.opt(m, "start", self.duration, workload_start),
         )
 
+    def _node_name(self, text: str) -> str:
+        if text not in self.node_names:
+            raise ValueError(_unknown("node", text, sorted(self.node_names)))
+        return text
+
+    def _signed_duration(self, node: YamlNode) -> float:
+        """A duration with an optional sign: ``-2m`` (behind) or ``+90s`` / ``90s`` (ahead)."""
+        text = self.string(node)
+        if text is _BAD:
+            return _BAD
+        sign = -1.0 if text.startswith("-") else 1.0
+        try:
+            return sign * parse_duration(text.lstrip("+-"))
+        except ClockError as exc:
+            self.report(node, str(exc))
+            return _BAD
+
     def _place(self, text: str) -> str:
         if text not in self.places:
             raise ValueError(_unknown("place", text, sorted(self.places)))
@@ -1932,6 +1974,10 @@ class _Reader:
         line = node.start_mark.line + 1
         if kind not in _EVENT_KEYS:
             return _BAD
+        if kind == "clock_skew":
+            node_name = self.opt(m, "node", lambda n: self.checked(n, self._node_name), _BAD)
+            by = self.opt(m, "by", self._signed_duration, _BAD)
+            return ClockSkewEvent(at=at, node=node_name, by=by, line=line)
         if kind in ("partition", "heal"):
             pair = self.items(m.values["between"], "a list of two places")
             names = tuple(self.checked(n, self._place) for n in pair)

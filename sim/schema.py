@@ -1042,6 +1042,21 @@ def _events() -> dict[str, Any]:
             {"workload": _string("Name of a workload of the scenario.")},
             ("workload",),
         ),
+        "event_clock_skew": event(
+            "clock_skew",
+            "From `at` on, a node's clock is off: the sidecars there judge certificate "
+            "validity by it (SPIRE backdates notBefore by only 10 s).",
+            {
+                "node": _string("Name of a node of the cluster."),
+                "by": {
+                    "type": "string",
+                    "pattern": "^[+-]?[0-9][0-9.]*(ms|s|m|h|d)([0-9.]+(ms|s|m|h|d))*$",
+                    "description": "The offset, a duration with a sign: `-2m` is two minutes "
+                    "behind, `+90s` or `90s` ahead.",
+                },
+            },
+            ("node", "by"),
+        ),
         **{
             f"event_{kind}": event(
                 kind,

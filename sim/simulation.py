@@ -31,6 +31,7 @@ from sim.registration import RegistrationEntry, Selector, new_entry_id, render_e
 from sim.scenario import (
     BundleExpectation,
     BundleSetEvent,
+    ClockSkewEvent,
     EntryCreateEvent,
     EntryDeleteEvent,
     GeneratedRoot,
@@ -62,6 +63,13 @@ class _Environment(simpy.Environment):
     def schedule(self, event, priority=1, delay=0):  # noqa: ANN001, ANN201 - SimPy's signature
         self.scheduled += 1
         super().schedule(event, priority, delay)
+
+
+class _Skews(dict):
+    """Node -> clock offset in seconds; nodes never skewed read 0."""
+
+    def get(self, node: str, default: float = 0.0) -> float:  # type: ignore[override]
+        return super().get(node, default)
 
 
 class SimulationError(Exception):
@@ -200,6 +208,9 @@ class Simulation:
         self._entry_rng = rng.stream(self.seed, "entries")
         self._operator: Logger | None = None
         self._network_log: Logger | None = None
+        # Node -> seconds its clock is ahead of true time (clock_skew events; sidecars there
+        # judge validity by it).
+        self.skews: _Skews = _Skews()
         self.bundle_snapshots: dict[int, tuple[int, int] | None] = {}
         self._build()
 
@@ -564,6 +575,17 @@ class Simulation:
             self.net.heal(a, b)
         self._network_log.info(self.env.now, f"{ev.do} {ev.between[0]} | {ev.between[1]}")
 
+    def _clock_skew(self, ev: ClockSkewEvent) -> None:
+        self.skews[ev.node] = ev.by
+        if self._network_log is None:
+            self._network_log = self.log.logger(
+                "network", host="network", component="network", style="plain"
+            )
+        where = "ahead" if ev.by >= 0 else "behind"
+        self._network_log.info(
+            self.env.now, f"clock of {ev.node} is now {format_duration(abs(ev.by))} {where}"
+        )
+
     def _sidecar_at(self, conn: Connection) -> Ghostunnel | None:
         for wl in self.workloads.values():
             sc = wl.sidecar
@@ -597,7 +619,7 @@ class Simulation:
                     )  # fmt: skip
                 out: RequestOutcome = request(
                     self.env, wl.sidecar, self.net.dial, self._sidecar_at, curl, self.clock,
-                    self.cache,
+                    self.cache, self.skews.get,
                 )  # fmt: skip
                 self.requests.append(
                     RequestRecord(self.env.now, name, out.ok, out.reason, out.curl_exit, out.errors)
@@ -640,6 +662,7 @@ class Simulation:
             EntryDeleteEvent: self._entry_delete,
             WorkloadRestartEvent: self._restart_workload,
             NetworkEvent: self._network_event,
+            ClockSkewEvent: self._clock_skew,
         }
         for ev in self.scenario.events:
             env.process(self._at(ev.at, lambda ev=ev: handlers[type(ev)](ev)))

@@ -121,8 +121,10 @@ def request(
     curl_log: Logger,
     clock: Clock,
     cache: VerificationCache,
+    skew: Callable[[str], float] = lambda _node: 0.0,
 ) -> RequestOutcome:
-    """One `curl http://localhost:<listen>/` through both sidecars at the current instant."""
+    """One `curl http://localhost:<listen>/` through both sidecars at the current instant;
+    ``skew(node)`` is how far that node's clock is ahead of true time."""
     now = env.now
     said: list[str] = []
 
@@ -162,8 +164,16 @@ def request(
             f"error on dial: dial tcp {conn.remote_addr}: connect: connection refused",
         )
         return curl_fail(CURL_RESET, "dial_refused")
-    at = clock.to_datetime(now + conn.latency)
-    verdict: HandshakeVerdict = handshake(client.peer(), server.peer(), at=at, cache=cache)
+    t = now + conn.latency
+    # Each side judges validity by its own node's clock (skew: seconds it is ahead).
+    verdict: HandshakeVerdict = handshake(
+        client.peer(),
+        server.peer(),
+        at=clock.to_datetime(t),
+        client_clock=clock.to_datetime(t + skew(client.pod.node)),
+        server_clock=clock.to_datetime(t + skew(server.pod.node)),
+        cache=cache,
+    )
     if verdict.rejected_by == "client":
         say(client.log, now, f"error on dial: {verdict.client_handshake_error}")
         say(
