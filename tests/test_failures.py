@@ -83,7 +83,7 @@ def test_network_events_name_real_places() -> None:
 
 
 # Stories in which every request fails; R4 and D3 fail in windows, tested on their own.
-STORIES = sorted(p.name for p in DIR.glob("*.yaml") if p.name[:3] not in ("r4-", "d3-"))
+STORIES = sorted(p.name for p in DIR.glob("*.yaml") if p.name[:3] not in ("r4-", "d3-", "a3-"))
 SEED_BUNDLE_SET = (
     "  - {at: 29m, do: bundle_set, trust_domain: foo.example.com, peer: bar.example.com}\n"
     "  - {at: 29m, do: bundle_set, trust_domain: bar.example.com, peer: foo.example.com}\n"
@@ -156,3 +156,27 @@ def test_d3_without_the_skew_nothing_fails() -> None:
     assert line in text
     r = _run(path, text.replace(line, ""))
     assert r.requests and all(q.ok for q in r.requests)
+
+
+def test_a3_ca_ttl_too_short_caps_svids_at_the_ca() -> None:
+    r = _run(DIR / "a3-ca-ttl-too-short.yaml")
+    assert [o.render() for o in check(r) if not o.passed] == []
+    warning = r.log.first(instance="foo/spire-server-0", level="warn")
+    assert (
+        warning is not None
+        and "set default_x509_svid_ttl to 30m or less, or the ca_ttl to 6h or more" in warning.msg
+    )
+    # SVIDs minted in the last hour of a CA end with it: shorter than the configured hour.
+    agent = next(a for a in r.agents if a.server.trust_domain.name == "foo.example.com")
+    renewals = [
+        rec for rec in r.log.find(instance=agent.log.instance.instance, msg="Renewing X509-SVID")
+    ]
+    lifetimes = []
+    for prev, cur in zip(renewals, renewals[1:], strict=False):
+        if prev.field("spiffe_id") == cur.field("spiffe_id"):
+            lifetimes.append(r.clock.to_sim(cur.field("expires_at")) - prev.t)
+    assert lifetimes and min(lifetimes) < 3600 - 60 and max(lifetimes) == 3600
+    # With ca_ttl 6h (the warning's advice) no SVID is cut short and nothing is warned.
+    text = (DIR / "a3-ca-ttl-too-short.yaml").read_text().replace("ca_ttl: 3h ", "ca_ttl: 6h ")
+    fixed = _run(DIR / "a3-ca-ttl-too-short.yaml", text)
+    assert fixed.log.first(instance="foo/spire-server-0", level="warn") is None
