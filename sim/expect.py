@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sim.eventlog import Record
 from sim.scenario import BundleExpectation, Expectation, LogExpectation, RequestsExpectation
 from sim.simulation import Result
 
@@ -74,32 +73,26 @@ def _workload_pattern(name: str) -> re.Pattern[str]:
     return re.compile(rf"^[^/]+/{re.escape(name)}-[a-z0-9]{{9}}-[a-z0-9]{{5}}(/|$)")
 
 
-def _record_matches(rec: Record, e: LogExpectation, pattern: re.Pattern[str] | None) -> bool:
-    if e.component is not None and rec.component != e.component:
-        return False
-    if e.instance is not None and rec.instance != e.instance:
-        return False
-    if pattern is not None and not pattern.match(rec.instance):
-        return False
-    if e.trust_domain is not None and rec.trust_domain != e.trust_domain:
-        return False
-    if e.level is not None and rec.level != e.level:
-        return False
-    if e.msg is not None and rec.msg != e.msg:
-        return False
-    if e.contains is not None and e.contains not in rec.msg:
-        return False
-    return all(str(rec.field(k)) == v for k, v in e.fields)
-
-
 def _log(result: Result, e: LogExpectation) -> tuple[bool, str, str]:
     pattern = None if e.workload is None else _workload_pattern(e.workload)
+    start = e.window.at if e.window.at is not None else e.window.start
+    # EventLog.find does the filtering; what it cannot say is added here: the window's end is
+    # included, a workload means any of its pods, and fields compare as the text a YAML author
+    # wrote (a field may hold a bool or a time).
     found = [
-        r
-        for r in result.log
-        if (e.window.at is None or r.t >= e.window.at)
-        and e.window.contains(r.t)
-        and _record_matches(r, e, pattern)
+        rec
+        for rec in result.log.find(
+            component=e.component,
+            instance=e.instance,
+            trust_domain=e.trust_domain,
+            level=e.level,
+            msg=e.msg,
+            contains=e.contains,
+            since=start,
+        )
+        if e.window.contains(rec.t)
+        and (pattern is None or pattern.match(rec.instance))
+        and all(str(rec.field(k)) == v for k, v in e.fields)
     ]
     parts = [f"{k}={v!r}" for k, v in (
         ("component", e.component), ("instance", e.instance), ("workload", e.workload),

@@ -32,9 +32,7 @@ def metrics_csv(result: Result) -> str:
         if not r.ok:
             failed.setdefault(r.reason, Counter())[int(r.t // 60)] += 1
     issued = Counter(
-        int(rec.t // 60)
-        for rec in result.log
-        if rec.component == "spire-agent" and rec.msg in _MINTS
+        int(rec.t // 60) for rec in result.log.find(component="spire-agent") if rec.msg in _MINTS
     )
     refreshes: dict[str, list[float]] = {}
     for rec in result.log.find(component="spire-server", msg="Bundle refreshed"):
