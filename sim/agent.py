@@ -74,7 +74,6 @@ class SpireAgent:
     rng: random.Random
     agent_id: SpiffeID
     selectors: tuple[Selector, ...]
-    reachable: Callable[[], bool] = lambda: True
     availability_target: float | None = None
     svid: X509SVID | None = None
     entries: tuple[RegistrationEntry, ...] = ()
@@ -183,11 +182,6 @@ class SpireAgent:
         return min(times) if times else None
 
     def _sync(self) -> None:
-        if not self.reachable():
-            self.log.error(
-                self.env.now, "synchronize failed" if self.legacy else "Synchronize failed"
-            )
-            return
         now = self.env.now
         if self.svid is not None and now >= self._rotation_due(self.svid):
             self._due.pop(self.svid.serial_number, None)

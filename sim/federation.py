@@ -88,7 +88,6 @@ class BundleClient:
     clock: Clock
     log: Logger
     cache: VerificationCache
-    refreshes: int = 0
     failures: int = 0
     last_error: str | None = None
     last_refresh: float | None = None  # sim time of the last "Bundle refreshed"
@@ -210,7 +209,6 @@ class BundleClient:
             # >= v1.6.4: Decode drops the sequence, so every poll stores and logs (spire-facts 5.1).
             fetched = fetched.with_sequence_number(None)
         self.server.set_federated_bundle(fetched)
-        self.refreshes += 1
         self.last_refresh = self.env.now
         self.log.info(
             self.env.now, "Bundle refreshed", subsystem_name="bundle_client", trust_domain=td.name

@@ -126,7 +126,6 @@ class SpireServer:
     clock: Clock
     log: Logger
     rng: random.Random
-    start: float = 0.0
     entries: EntryStore = field(init=False)
     federated: dict[TrustDomain, Bundle] = field(default_factory=dict)
     bundle: Bundle | None = None

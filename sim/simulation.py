@@ -408,7 +408,7 @@ class Simulation:
     def _start_server(self, world: _TrustDomainWorld):  # noqa: ANN202 - a SimPy process
         yield self.env.timeout(max(0.0, world.spec.server.start - self.env.now))
         server = world.server
-        self.net.listen(world.server_pod, SERVER_BIND_PORT)
+        self.net.listen(world.server_pod, server.config.bind_port)
         if server.config.bundle_endpoint_port is not None:
             self.net.listen(world.server_pod, server.config.bundle_endpoint_port)
         self.env.process(server.run())

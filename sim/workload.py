@@ -23,7 +23,7 @@ from sim.mtls import HandshakeVerdict, Peer, ghostunnel_acl, handshake
 from sim.network import Connection, DialError, Pod
 from sim.x509svid import X509SVID, VerificationCache, VerifyStyle
 
-__all__ = ["Ghostunnel", "RequestOutcome", "curl_loop"]
+__all__ = ["Ghostunnel", "RequestOutcome", "request"]
 
 # curl(1) exit codes: 56 CURLE_RECV_ERROR, 52 CURLE_GOT_NOTHING, 7 CURLE_COULDNT_CONNECT.
 CURL_RESET = (56, "Recv failure: Connection reset by peer")
@@ -208,15 +208,3 @@ def request(
     client.log.info(now + 2 * conn.latency, f"closed pipe: {client_pipe}")
     curl_log.info(now + 2 * conn.latency, "HTTP/1.0 200 OK")
     return RequestOutcome(True, "ok")
-
-
-def curl_loop(
-    env: simpy.Environment,
-    every: float,
-    send: Callable[[], RequestOutcome],
-    outcomes: list[tuple[float, RequestOutcome]],
-):  # noqa: ANN201 - a SimPy process
-    """curl on a schedule (the seed ran it by hand; a scenario runs it every ``every`` s)."""
-    while True:
-        outcomes.append((env.now, send()))
-        yield env.timeout(every)
