@@ -18,6 +18,7 @@ import simpy
 from sim.bundle import Bundle, BundleError
 from sim.clock import Clock
 from sim.eventlog import Logger
+from sim.history import FetchAttempt
 from sim.mtls import authorize_id
 from sim.network import Connection, DialError
 from sim.server import SpireServer
@@ -208,7 +209,7 @@ class BundleClient:
         if every_poll:
             # >= v1.6.4: Decode drops the sequence, so every poll stores and logs (spire-facts 5.1).
             fetched = fetched.with_sequence_number(None)
-        self.server.set_federated_bundle(fetched)
+        self.server.set_federated_bundle(fetched, cause="bundle_client")
         self.last_refresh = self.env.now
         self.log.info(
             self.env.now, "Bundle refreshed", subsystem_name="bundle_client", trust_domain=td.name
@@ -219,6 +220,16 @@ class BundleClient:
         while True:
             wait = self._update()
             self.next_poll = self.env.now + wait
+            self.server.history.fetches.append(
+                FetchAttempt(
+                    self.env.now,
+                    self.server.trust_domain.name,
+                    self.relationship.trust_domain.name,
+                    self.last_error is None,
+                    self.last_error or "",
+                    self.next_poll,
+                )
+            )
             self.log.debug(
                 self.env.now,
                 "Scheduling next bundle refresh",

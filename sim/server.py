@@ -22,6 +22,7 @@ from sim import ca
 from sim.bundle import Bundle, JWTAuthority
 from sim.clock import Clock, format_duration
 from sim.eventlog import Logger
+from sim.history import EntryChange, History, SvidIssued, x509_authority_id
 from sim.profiles import SpireProfile, spire_profile
 from sim.registration import EntryStore, RegistrationEntry, RegistrationError
 from sim.spiffeid import SpiffeID, TrustDomain
@@ -134,6 +135,8 @@ class SpireServer:
     minted: int = 0  # certificates signed (CAs and SVIDs), for the run summary
     listeners: list[Callable[[], None]] = field(default_factory=list)
     activations: int = 0  # X.509 CA activations, for the run summary
+    # State changes for explain and analysis; the simulation shares one History across actors.
+    history: History = field(default_factory=History)
     _x509: _X509Slot = field(default_factory=lambda: _X509Slot("A"))
     _x509_next: _X509Slot = field(default_factory=lambda: _X509Slot("B"))
     _jwt: _JWTSlot = field(default_factory=lambda: _JWTSlot("A"))
@@ -164,6 +167,36 @@ class SpireServer:
     def _notify(self) -> None:
         for listener in list(self.listeners):
             listener()
+
+    def _record_bundle(self, bundle: Bundle, cause: str) -> None:
+        self.history.bundle(
+            self.env.now,
+            holder=self.trust_domain.name,
+            trust_domain=bundle.trust_domain.name,
+            cause=cause,
+            sequence=bundle.sequence_number,
+            x509_ids=tuple(x509_authority_id(c) for c in bundle.x509_authorities),
+            jwt_ids=tuple(a.key_id for a in bundle.jwt_authorities),
+        )
+
+    def _record_authority(self, kind: str, authority_id: str, step: str, **extra) -> None:  # noqa: ANN003
+        self.history.authority(
+            self.env.now,
+            self.trust_domain.name,
+            kind,
+            authority_id,
+            step,
+            **extra,  # type: ignore[arg-type]
+        )
+
+    def _record_x509(self, x509ca: ca.X509CA, step: str) -> None:
+        self._record_authority(
+            "x509",
+            x509_authority_id(x509ca.certificate),
+            step,
+            not_after=self.clock.to_sim(x509ca.not_after),
+            roots=tuple(x509_authority_id(r) for r in x509ca.roots),
+        )
 
     # -- CA and JWT key slots ----------------------------------------------------------------
 
@@ -231,6 +264,7 @@ class SpireServer:
         slot.issued_at = self.env.now
         self.minted += 1
         self.log.info(self.env.now, "X509 CA prepared", **self._ca_fields(slot, prepared=True))
+        self._record_x509(x509ca, "prepared")
         # Self-signed: the new root enters the bundle now, before activation. Upstream-signed:
         # the same upstream roots again, which changes nothing (spire-facts 1.4).
         for root in x509ca.roots:
@@ -239,6 +273,7 @@ class SpireServer:
     def _activate_x509(self, slot: _X509Slot) -> None:
         assert slot.ca is not None
         self.log.info(self.env.now, "X509 CA activated", **self._ca_fields(slot, prepared=False))
+        self._record_x509(slot.ca, "activated")
         ttl = int((slot.ca.not_after - self.now()).total_seconds())
         self.log.debug(
             self.env.now,
@@ -276,6 +311,9 @@ class SpireServer:
                 subsystem_name="ca_manager",
             )
         self.log.info(self.env.now, "JWT key prepared", **self._jwt_fields(slot))
+        self._record_authority(
+            "jwt", slot.key.key_id, "prepared", not_after=self.clock.to_sim(slot.key.not_after)
+        )
         self._append_jwt(slot.key)
 
     def _append_root(self, root: x509.Certificate) -> None:
@@ -283,6 +321,7 @@ class SpireServer:
         grown = self.bundle.with_x509_authority(root)
         if grown is not self.bundle:
             self.bundle = grown.with_sequence_number((self.bundle.sequence_number or 0) + 1)
+            self._record_bundle(self.bundle, "rotation")
             self._notify()
 
     def _append_jwt(self, key: ca.JWTKey) -> None:
@@ -291,6 +330,7 @@ class SpireServer:
         self.bundle = self.bundle.with_jwt_authority(auth).with_sequence_number(
             (self.bundle.sequence_number or 0) + 1
         )
+        self._record_bundle(self.bundle, "rotation")
         self._notify()
 
     def _thresholds(self, issued_at: float, not_after: datetime) -> tuple[float, float]:
@@ -332,6 +372,8 @@ class SpireServer:
                 if self._x509_next.ca is None and now > prepare:
                     self._prepare_x509(self._x509_next)
                 if self._x509_next.ca is not None and now > activate:
+                    if self._x509.ca is not None:
+                        self._record_x509(self._x509.ca, "retired")
                     self._x509, self._x509_next = self._x509_next, _X509Slot(self._x509.id)
                     self._activate_x509(self._x509)
         except ca.CAError as exc:
@@ -340,13 +382,16 @@ class SpireServer:
         if self._jwt.key is None:
             self._prepare_jwt(self._jwt)
             self.log.info(self.env.now, "JWT key activated", **self._jwt_fields(self._jwt))
+            self._record_authority("jwt", self._jwt.key.key_id, "activated")
             return
         prepare, activate = self._thresholds(self._jwt.issued_at, self._jwt.key.not_after)
         if self._jwt_next.key is None and now > prepare:
             self._prepare_jwt(self._jwt_next)
         if self._jwt_next.key is not None and now > activate:
+            self._record_authority("jwt", self._jwt.key.key_id, "retired")
             self._jwt, self._jwt_next = self._jwt_next, _JWTSlot(self._jwt.id)
             self.log.info(self.env.now, "JWT key activated", **self._jwt_fields(self._jwt))
+            self._record_authority("jwt", self._jwt.key.key_id, "activated")
 
     def _prune(self) -> None:
         """rotator.go pruneBundleEvery (6 h): drop authorities expired more than 24 h ago,
@@ -396,6 +441,11 @@ class SpireServer:
                 jwt_authorities=tuple(keep_jwt),
                 sequence_number=(self.bundle.sequence_number or 0) + 1,
             )
+            for root in drop_roots:
+                self._record_authority("x509", x509_authority_id(root), "pruned")
+            for auth in drop_jwt:
+                self._record_authority("jwt", auth.key_id, "pruned")
+            self._record_bundle(self.bundle, "prune")
             self.log.debug(
                 self.env.now, "Expired certificates were successfully pruned from bundle"
             )
@@ -513,7 +563,7 @@ class SpireServer:
         """Mint an X509-SVID with the active CA (SVID TTL capped at the CA's notAfter)."""
         assert self._x509.ca is not None
         self.minted += 1
-        return ca.mint_x509_svid(
+        svid = ca.mint_x509_svid(
             self._x509.ca,
             spiffe_id=spiffe_id,
             private_key=private_key,
@@ -522,6 +572,18 @@ class SpireServer:
             rng=self.rng,
             dns_names=dns_names,
         )
+        self.history.svids.append(
+            SvidIssued(
+                self.env.now,
+                self.trust_domain.name,
+                str(spiffe_id),
+                svid.serial_number,
+                self.clock.to_sim(svid.not_before),
+                self.clock.to_sim(svid.not_after),
+                x509_authority_id(self._x509.ca.certificate),
+            )
+        )
+        return svid
 
     # -- registration and bundles ------------------------------------------------------------
 
@@ -533,22 +595,40 @@ class SpireServer:
         try:
             created = self.entries.create(entry, known_bundles=self.known_bundles())
         except RegistrationError as exc:
+            self._record_entry("rejected", entry, error=str(exc))
             return str(exc)
+        self._record_entry("created", created)
         self._notify()
         return created
+
+    def _record_entry(self, op: str, entry: RegistrationEntry, *, error: str = "") -> None:
+        self.history.entries.append(
+            EntryChange(
+                self.env.now,
+                self.trust_domain.name,
+                op,  # type: ignore[arg-type]
+                entry.entry_id,
+                str(entry.spiffe_id),
+                tuple(td.name for td in entry.federates_with),
+                tuple(str(s) for s in entry.selectors),
+                error,
+            )
+        )
 
     def delete_entry(self, spiffe_id: SpiffeID) -> list[RegistrationEntry]:
         """Delete every entry with ``spiffe_id`` (the seed deletes by the ID it sees)."""
         gone = [e for e in self.entries.list() if e.spiffe_id == spiffe_id]
         for e in gone:
             self.entries.delete(e.entry_id)
+            self._record_entry("deleted", e)
         if gone:
             self._notify()
         return gone
 
-    def set_federated_bundle(self, bundle: Bundle) -> None:
+    def set_federated_bundle(self, bundle: Bundle, *, cause: str = "bundle_set") -> None:
         """`spire-server bundle set` or a bundle client store (replaces the copy wholesale)."""
         self.federated[bundle.trust_domain] = bundle
+        self._record_bundle(bundle, cause)
         self._notify()
 
     def bundle_for(self, td: TrustDomain) -> Bundle | None:

@@ -21,11 +21,12 @@ from typing import Any
 import simpy
 
 from sim import ca, rng, webpki
-from sim.agent import SpireAgent
+from sim.agent import SpireAgent, WorkloadUpdate
 from sim.bundle import Bundle
 from sim.clock import Clock, format_duration
 from sim.eventlog import EventLog, Logger
 from sim.federation import BundleClient, Relationship
+from sim.history import History, SvidDelivered
 from sim.network import Connection, Network, Pod
 from sim.registration import RegistrationEntry, Selector, new_entry_id, render_entry
 from sim.scenario import (
@@ -105,6 +106,7 @@ class _WorkloadWorld:
     agent: SpireAgent | None = None
     generation: int = 0
     selectors: tuple[Selector, ...] = ()
+    on_update: Callable[[WorkloadUpdate], None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,8 @@ class Result:
     # For each bundle expectation (by its index in scenario.expect): the (X.509, JWT) authority
     # counts of that bundle at its instant, or None where the bundle did not exist.
     bundle_snapshots: dict[int, tuple[int, int] | None] = field(default_factory=dict)
+    # The model's state changes (authorities, bundle copies, entries, SVIDs, polls).
+    history: History = field(default_factory=History)
 
     def summary(self) -> dict[str, Any]:
         """Counts a human (or a CI job) wants after a run; stable key order."""
@@ -198,6 +202,7 @@ class Simulation:
         self.clock = scenario.clock()
         self.env = _Environment()
         self.log = EventLog()
+        self.history = History()
         self.cache = VerificationCache()
         self.net = Network(rng.stream(self.seed, "network"))
         self.requests: list[RequestRecord] = []
@@ -301,8 +306,9 @@ class Simulation:
             f"{ns}/spire-server-0", host=pod.node, component="spire-server", trust_domain=td.name
         )
         server = SpireServer(
-            self.env, config, self.clock, logger, rng.stream(self.seed, f"server/{td}")
-        )
+            self.env, config, self.clock, logger, rng.stream(self.seed, f"server/{td}"),
+            history=self.history,
+        )  # fmt: skip
         self.domains[td] = _TrustDomainWorld(spec, server, pod)
         if spec.agent is not None:
             for agent_pod in self.net.add_daemonset(
@@ -531,14 +537,33 @@ class Simulation:
             ]
             selectors += [f"k8s:pod-label:{k}:{v}" for k, v in spec.labels]
             wl.selectors = tuple(Selector.parse(s) for s in selectors)
-            wl.agent.subscribe(wl.selectors, sidecar.on_update)
+            wl.on_update = self._delivery(name, sidecar)
+            wl.agent.subscribe(wl.selectors, wl.on_update)
+
+    def _delivery(self, name: str, sidecar: Ghostunnel) -> Callable[[WorkloadUpdate], None]:
+        """The sidecar's Workload API callback, recording what the workload holds after it."""
+
+        def on_update(update: WorkloadUpdate) -> None:
+            sidecar.on_update(update)
+            svid = sidecar.svid
+            self.history.deliveries.append(
+                SvidDelivered(
+                    self.env.now,
+                    name,
+                    None if svid is None else str(svid.spiffe_id),
+                    None if svid is None else svid.serial_number,
+                    tuple(td.name for td in sidecar.bundles.trust_domains()),
+                )
+            )
+
+        return on_update
 
     def _stop_workload(self, name: str) -> None:
         wl = self.workloads[name]
         if wl.pod is None:
             return
         if wl.agent is not None and wl.sidecar is not None:
-            wl.agent.unsubscribe(wl.sidecar.on_update)
+            wl.agent.unsubscribe(wl.on_update)
         self.net.remove_pod(wl.pod)
         wl.pod, wl.sidecar = None, None
 
@@ -691,6 +716,7 @@ class Simulation:
             cache=self.cache,
             events_scheduled=self.env.scheduled,
             bundle_snapshots=dict(self.bundle_snapshots),
+            history=self.history,
             workloads={
                 name: WorkloadState(name, wl.pod, wl.sidecar, wl.agent, wl.selectors)
                 for name, wl in self.workloads.items()

@@ -12,6 +12,7 @@ SIM = Path(__file__).resolve().parents[1] / "sim"
 LAYERS: dict[str, int] = {
     # L0 identity & PKI: pure, time and RNG passed in.
     "rng": 0,
+    "history": 0,
     "spiffeid": 0,
     "bundle": 0,
     "x509svid": 0,
