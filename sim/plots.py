@@ -257,10 +257,10 @@ def staleness(result: Result, holder: str | None = None, peer: str | None = None
         if (holder is None or h == holder) and (peer is None or p == peer)
     ]  # fmt: skip
     if not rels:
+        known = ", ".join(f"{h} <- {p}" for h, p in analysis.relationships(result)) or "none"
         raise ValueError(
             f"no federation relationship matches holder={holder!r} peer={peer!r} "
-            f"(the run has: {', '.join(f'{h} <- {p}' for h, p in analysis.relationships(result))}"
-            " or none)"
+            f"(holder <- peer relationships in this run: {known})"
         )
     holder, peer = max(rels, key=lambda hp: analysis.longest_stale_window(result, *hp))
     history = result.history
