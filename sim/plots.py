@@ -47,6 +47,9 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 OK_COLOUR = "#009E73"
 FAIL_COLOURS = ("#D55E00", "#CC79A7", "#E69F00", "#0072B2", "#56B4E9", "#F0E442", "#000000")
 STALE_COLOUR = "#D55E00"
+# Beyond this many CAs and JWT keys, timeline() draws one lane per trust domain and kind.
+MAX_AUTHORITY_LANES = 16
+MAX_RENEWAL_MARKS = 150
 # Nice bin widths for outcomes(), smallest first.
 _BINS = (10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 3 * 3600, 6 * 3600, 12 * 3600, 86400)
 
@@ -79,8 +82,10 @@ def _time_axis(ax: Axes, result: Result) -> None:
 
 
 def _short(td: str) -> str:
-    """``foo.example.com`` -> ``foo`` for lane labels (the legend names the full domains)."""
-    return td.split(".")[0]
+    """``foo.example.com`` -> ``foo`` for lane labels (the legend names the full domains);
+    a two-label name such as ``example.org`` stays whole."""
+    labels = td.split(".")
+    return labels[0] if len(labels) > 2 else td
 
 
 def _intervals_present(
@@ -132,9 +137,9 @@ def timeline(result: Result) -> Figure:
     svids = analysis.svid_intervals(result)
     rels = analysis.relationships(result)
     lanes: list[str] = []
-    fig = Figure(
-        figsize=(13, 2.2 + 0.42 * (len(auth) + len(result.scenario.workloads) + len(rels)))
-    )
+    n_auth = len(auth) if len(auth) <= MAX_AUTHORITY_LANES else 2 * len(set(auth["trust_domain"]))
+    n_lanes = n_auth + len(result.scenario.workloads) + len(rels)
+    fig = Figure(figsize=(13, 2.2 + 0.42 * n_lanes), layout="constrained")
     ax = fig.add_subplot()
     domains = [td.trust_domain.name for td in result.scenario.trust_domains]
     colour = {td: PALETTE[i % len(PALETTE)] for i, td in enumerate(domains)}
@@ -143,20 +148,31 @@ def timeline(result: Result) -> Figure:
         lanes.append(label)
         return float(-len(lanes))
 
+    # A lane per authority while they fit; past that (a 1-minute CA rotates dozens of times)
+    # one lane per trust domain and kind, authorities in alternating shades.
+    collapsed = len(auth) > MAX_AUTHORITY_LANES
+    groups: dict[str, list[Any]] = {}
     for row in auth:
         td, kind, aid = str(row["trust_domain"]), str(row["kind"]), str(row["authority_id"])
-        y = lane(f"{_short(td)} {'X.509 CA' if kind == 'x509' else 'JWT key'} {aid[:8]}")
-        born = row["prepared"] if not math.isnan(row["prepared"]) else row["activated"]
-        end = row["not_after"] if not math.isnan(row["not_after"]) else result.until
-        if not math.isnan(born):
-            _bars(ax, result, y, [(born, end)], height=0.5, facecolors=colour[td], alpha=0.25)
-        if not math.isnan(row["activated"]):
-            stop = row["retired"] if not math.isnan(row["retired"]) else end
-            _bars(ax, result, y, [(row["activated"], stop)], height=0.5, facecolors=colour[td])
-        for step, marker in (("prepared", "^"), ("activated", "o")):
-            if not math.isnan(row[step]) and row[step] <= result.until:
-                ax.plot(_dates(result, [row[step]]), [y], marker=marker, color="black", ms=6,
-                        ls="none", zorder=3)  # fmt: skip
+        what = "X.509 CA" if kind == "x509" else "JWT key"
+        label = f"{_short(td)} {what}s" if collapsed else f"{_short(td)} {what} {aid[:8]}"
+        groups.setdefault(label, []).append(row)
+    for label, rows in groups.items():
+        y = lane(f"{label} ({len(rows)})" if collapsed else label)
+        for i, row in enumerate(rows):
+            td = str(row["trust_domain"])
+            born = row["prepared"] if not math.isnan(row["prepared"]) else row["activated"]
+            end = row["not_after"] if not math.isnan(row["not_after"]) else result.until
+            if not math.isnan(born) and not collapsed:
+                _bars(ax, result, y, [(born, end)], height=0.5, facecolors=colour[td], alpha=0.25)
+            if not math.isnan(row["activated"]):
+                stop = row["retired"] if not math.isnan(row["retired"]) else end
+                _bars(ax, result, y, [(row["activated"], stop)], height=0.5,
+                      facecolors=colour[td], alpha=1.0 if i % 2 == 0 else 0.6)  # fmt: skip
+            for step, marker in (("prepared", "^"), ("activated", "o")):
+                if not math.isnan(row[step]) and row[step] <= result.until and not collapsed:
+                    ax.plot(_dates(result, [row[step]]), [y], marker=marker, color="black",
+                            ms=6, ls="none", zorder=3)  # fmt: skip
     for wl in result.scenario.workloads:
         rows = svids[svids["workload"] == wl.name]
         y = lane(f"{wl.name} SVIDs")
@@ -166,7 +182,7 @@ def timeline(result: Result) -> Figure:
                   facecolors=colour[td], alpha=0.9 if i % 2 == 0 else 0.55,
                   edgecolor="white", linewidth=0.5)  # fmt: skip
         renewals = rows["held_from"][1:]
-        if len(renewals):
+        if 0 < len(renewals) <= MAX_RENEWAL_MARKS:  # beyond that the shades say it
             ax.plot(_dates(result, renewals), [y] * len(renewals), marker="|", color="black",
                     ms=9, ls="none", zorder=3)  # fmt: skip
     any_stale = False
@@ -197,13 +213,16 @@ def timeline(result: Result) -> Figure:
         Line2D([], [], marker="^", color="black", ls="none", label="prepared"),
         Line2D([], [], marker="o", color="black", ls="none", label="activated"),
         Line2D([], [], marker="|", color="black", ls="none", ms=9, label="SVID renewed"),
-        Line2D([], [], marker="|", color=OK_COLOUR, ls="none", ms=10, label="bundle refreshed"),
-        Line2D([], [], marker="x", color=STALE_COLOUR, ls="none", label="bundle poll failed"),
     ]
+    if rels:
+        handles += [
+            Line2D([], [], marker="|", color=OK_COLOUR, ls="none", ms=10,
+                   label="bundle refreshed"),
+            Line2D([], [], marker="x", color=STALE_COLOUR, ls="none", label="bundle poll failed"),
+        ]  # fmt: skip
     if any_stale:
         handles.append(Patch(facecolor=STALE_COLOUR, alpha=0.25, label="stale window"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
-    fig.subplots_adjust(left=0.16, right=0.78, top=0.93, bottom=0.12)
     return fig
 
 
@@ -222,7 +241,7 @@ def outcomes(result: Result, bin: str | float | None = None) -> Figure:  # noqa:
     duration (``"10m"``); by default about 60 bins over the run."""
     width = _auto_bin(result.until) if bin is None else parse_duration(bin)
     table = analysis.outcomes(result, bin=width)
-    fig = Figure(figsize=(12, 5))
+    fig = Figure(figsize=(12, 5), layout="constrained")
     ax = fig.add_subplot()
     reasons = list(dict.fromkeys(table["reason"].tolist()))
     bottom = np.zeros(len(table) // max(1, len(reasons)))
@@ -241,7 +260,6 @@ def outcomes(result: Result, bin: str | float | None = None) -> Figure:  # noqa:
     ax.set_title(_title(result, f"Requests by outcome (per {human_duration(width)})"))
     ax.legend(title=f"{total} requests, {failed} failed", loc="upper left",
               bbox_to_anchor=(1.01, 1.0), fontsize="small")  # fmt: skip
-    fig.subplots_adjust(left=0.07, right=0.8, top=0.92, bottom=0.12)
     return fig
 
 
@@ -272,7 +290,7 @@ def staleness(result: Result, holder: str | None = None, peer: str | None = None
         for ev in history.authorities
         if ev.trust_domain == peer and ev.roots
     }
-    fig = Figure(figsize=(13, 2.6 + 0.55 * (len(auth) + 1)))
+    fig = Figure(figsize=(13, 2.6 + 0.55 * (len(auth) + 1)), layout="constrained")
     ax = fig.add_subplot()
     labels: list[str] = []
     for i, row in enumerate(auth):
@@ -329,7 +347,6 @@ def staleness(result: Result, holder: str | None = None, peer: str | None = None
         *handles,
     ]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
-    fig.subplots_adjust(left=0.14, right=0.78, top=0.9, bottom=0.14)
     return fig
 
 
@@ -435,7 +452,7 @@ def topology(subject: Result | Scenario) -> Figure:
                     and (host == svc.name or host.startswith(f"{svc.name}."))):  # fmt: skip
                 traffic.append((workload_pod[wl.name], workload_pod[other.name]))
     pos = _tree_layout(g, _clusters(scenario))
-    fig = Figure(figsize=(12, 7))
+    fig = Figure(figsize=(12, 7), layout="constrained")
     ax = fig.add_subplot()
     contains = [(u, v) for u, v, k in g.edges(data="kind") if k == "contains"]
     nx.draw_networkx_edges(g, pos, edgelist=contains, ax=ax, edge_color="#bbbbbb", arrows=False)
@@ -464,5 +481,4 @@ def topology(subject: Result | Scenario) -> Figure:
     ]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     ax.set_title(f"Topology - {scenario.name}")
-    fig.subplots_adjust(left=0.02, right=0.78, top=0.93, bottom=0.03)
     return fig
