@@ -171,3 +171,16 @@ def test_topology_from_a_scenario_places_pods_like_the_run(seed: Result) -> None
     fig = plots.topology(seed.scenario)
     texts = sorted(t.get_text() for t in fig.axes[0].texts)
     assert texts == sorted(t.get_text() for t in plots.topology(seed).axes[0].texts)
+
+
+def test_timeline_collapses_many_authorities() -> None:
+    fast = Path(__file__).resolve().parents[1] / "scenarios" / "rotation" / "fast-ca-1m.yaml"
+    result = Simulation(load_scenario(fast)).run()
+    table = analysis.authorities(result)
+    assert len(table) > plots.MAX_AUTHORITY_LANES
+    n_ca = int((table["kind"] == "x509").sum())
+    n_jwt = int((table["kind"] == "jwt").sum())
+    lanes = _ticks(plots.timeline(result))
+    assert lanes[:2] == [f"example.org X.509 CAs ({n_ca})", f"example.org JWT keys ({n_jwt})"]
+    with pytest.raises(ValueError, match="relationships in this run: none"):
+        plots.staleness(result)
