@@ -131,7 +131,35 @@ def build_parser() -> argparse.ArgumentParser:
     what.add_parser("federation", help="federation status, per relationship").add_subparsers(
         dest="federation_command", metavar="status", required=True
     ).add_parser("status", help="last refresh, sequence held, next refresh, last error")
+    _add_plot_parser(sub)
     return parser
+
+
+PLOT_KINDS = ("timeline", "outcomes", "staleness", "topology")
+# What `run --out` records so `plot RUN_DIR` can replay the very run: the scenario text as run
+# (after --set) and how it was run.
+RUN_SCENARIO, RUN_RECORD = "scenario.yaml", "run.json"
+
+
+def _add_plot_parser(sub: Any) -> None:
+    plot = sub.add_parser(
+        "plot",
+        help="draw a figure of a run: timeline, outcomes, staleness or topology",
+        description="Run SCENARIO (a file or a built-in name), or replay the run recorded in "
+        "RUN_DIR by `spire-sim run --out RUN_DIR`, and draw one figure to --out (.png or .svg).",
+    )
+    plot.add_argument("target", metavar="RUN_DIR_OR_SCENARIO",
+                      help="a folder written by `spire-sim run --out`, a scenario YAML file or "
+                      f"a built-in name ({', '.join(builtin_scenarios())})")  # fmt: skip
+    plot.add_argument("--kind", required=True, choices=PLOT_KINDS, help="which figure")
+    plot.add_argument("--out", required=True, help="the image file: FILE.png or FILE.svg")
+    plot.add_argument("--holder", help="staleness: the trust domain holding the copy")
+    plot.add_argument("--peer", help="staleness: the trust domain whose bundle it copies")
+    plot.add_argument("--bin", help="outcomes: the bin width, e.g. 10m (default: ~60 bins)")
+    plot.add_argument("--until", help="stop the run earlier, e.g. 2h (scenarios only)")
+    plot.add_argument("--seed", type=int, help="override the scenario's seed (scenarios only)")
+    plot.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                      help="override a scenario value, as for run (scenarios only)")  # fmt: skip
 
 
 def _scenario_path(arg: str) -> Path:
@@ -228,6 +256,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         result.write(out_dir)
         (out_dir / "metrics.csv").write_text(metrics_csv(result), encoding="utf-8")
+        _record_run(out_dir, args, result)
     except OSError as exc:
         print(f"spire-sim: cannot write {out_dir}: {exc.strerror}", file=sys.stderr)
         return EXIT_INVALID
@@ -330,6 +359,90 @@ def _inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _record_run(out_dir: Path, args: argparse.Namespace, result: Result) -> None:
+    """Write the scenario as run and how, so `plot RUN_DIR` can replay this very run."""
+    path = _scenario_path(args.scenario)
+    text = path.read_text(encoding="utf-8")
+    if args.set:
+        text = apply_overrides(text, args.set, str(path))
+    (out_dir / RUN_SCENARIO).write_text(text, encoding="utf-8")
+    record = {
+        "scenario": str(path),
+        "base_dir": str(path.resolve().parent),  # relative files in the scenario resolve here
+        "set": list(args.set),
+        "seed": result.seed,
+        "until": result.until,
+    }
+    (out_dir / RUN_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+def _replay(run_dir: Path, args: argparse.Namespace) -> Result:
+    """Re-run the run recorded in ``run_dir`` and check it reproduces the recorded event log
+    (runs are deterministic: same scenario and seed, byte-identical log)."""
+    if args.seed is not None or args.set or args.until is not None:
+        raise ValueError(f"{run_dir} is a recorded run: --seed, --set and --until apply to "
+                         "scenarios only (plot the scenario file to change them)")  # fmt: skip
+    scenario_file, record_file = run_dir / RUN_SCENARIO, run_dir / RUN_RECORD
+    if not scenario_file.exists() or not record_file.exists():
+        raise ValueError(
+            f"{run_dir} does not record a run ({RUN_SCENARIO} and {RUN_RECORD} are missing): "
+            "pass a folder written by `spire-sim run --out` (this version or later), or plot "
+            "the scenario itself"
+        )
+    record = json.loads(record_file.read_text(encoding="utf-8"))
+    scenario = parse_scenario(scenario_file.read_text(encoding="utf-8"),
+                              f"{scenario_file} (recorded from {record['scenario']})",
+                              base_dir=record["base_dir"])  # fmt: skip
+    result = Simulation(scenario, seed=record["seed"], until=record["until"]).run()
+    events = run_dir / "events.jsonl"
+    if events.exists() and events.read_text(encoding="utf-8") != result.log.to_jsonl(result.clock):
+        raise ValueError(
+            f"replaying {run_dir} does not reproduce its events.jsonl (the simulator or a file "
+            "the scenario reads changed since); plot the scenario instead"
+        )
+    return result
+
+
+def _plot(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    try:
+        if out.suffix.lower() not in (".png", ".svg"):
+            raise ValueError(f"--out {args.out}: the file name must end in .png or .svg")
+        if (args.holder or args.peer) and args.kind != "staleness":
+            raise ValueError("--holder and --peer apply to --kind staleness only")
+        if args.bin and args.kind != "outcomes":
+            raise ValueError("--bin applies to --kind outcomes only")
+        target = Path(args.target)
+        if target.is_dir():
+            result = _replay(target, args)
+        else:
+            if args.seed is not None and args.seed < 0:
+                raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
+            until = None if args.until is None else parse_duration(args.until)
+            result = Simulation(_load(args.target, args.set), seed=args.seed, until=until).run()
+        from sim import plots  # matplotlib is slow to import: only when plotting
+
+        if args.kind == "timeline":
+            fig = plots.timeline(result)
+        elif args.kind == "outcomes":
+            fig = plots.outcomes(result, bin=args.bin)
+        elif args.kind == "staleness":
+            fig = plots.staleness(result, holder=args.holder, peer=args.peer)
+        else:
+            fig = plots.topology(result)
+    except (ScenarioError, SimulationError, ClockError, ValueError) as exc:
+        print(f"spire-sim: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=110)
+    except OSError as exc:
+        print(f"spire-sim: cannot write {out}: {exc.strerror}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"wrote {out} ({args.kind} of {result.scenario.name}, seed {result.seed})")
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -343,5 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _export(args)
     if args.command == "schema":
         return _schema(args)
+    if args.command == "plot":
+        return _plot(args)
     parser.print_help(sys.stdout)
     return EXIT_OK

@@ -176,6 +176,56 @@ class Result:
             "log_records": len(self.log),
         }
 
+    # -- analysis series (sim.analysis; imported here so the result needs no numpy to exist) --
+
+    def events(self, **criteria: Any) -> Any:
+        """The event log as a numpy table; see :func:`sim.analysis.events`."""
+        from sim import analysis
+
+        return analysis.events(self, **criteria)
+
+    def request_table(self) -> Any:
+        """``requests`` as a numpy table; see :func:`sim.analysis.requests`."""
+        from sim import analysis
+
+        return analysis.requests(self)
+
+    def outcomes(self, bin: str | float = "1h") -> Any:  # noqa: A002
+        """Requests per bin and outcome; see :func:`sim.analysis.outcomes`."""
+        from sim import analysis
+
+        return analysis.outcomes(self, bin)
+
+    def svid_intervals(self, workload: str | None = None) -> Any:
+        """The SVIDs each workload held; see :func:`sim.analysis.svid_intervals`."""
+        from sim import analysis
+
+        return analysis.svid_intervals(self, workload)
+
+    def authorities(self, trust_domain: str | None = None) -> Any:
+        """Each CA and JWT key's steps; see :func:`sim.analysis.authorities`."""
+        from sim import analysis
+
+        return analysis.authorities(self, trust_domain)
+
+    def freshness(self, holder: str, peer: str) -> Any:
+        """What holder's copy of peer's bundle lacked; see :func:`sim.analysis.freshness`."""
+        from sim import analysis
+
+        return analysis.freshness(self, holder, peer)
+
+    def stale_windows(self, holder: str, peer: str) -> Any:
+        """When peer used what holder lacked; see :func:`sim.analysis.stale_windows`."""
+        from sim import analysis
+
+        return analysis.stale_windows(self, holder, peer)
+
+    def longest_stale_window(self, holder: str | None = None, peer: str | None = None) -> float:
+        """Seconds; see :func:`sim.analysis.longest_stale_window`."""
+        from sim import analysis
+
+        return analysis.longest_stale_window(self, holder, peer)
+
     def write(self, out_dir: str | Path) -> list[Path]:
         """Write ``events.jsonl``, one native log per component instance under ``logs/``, and
         ``summary.json``; returns the paths written."""

@@ -204,3 +204,60 @@ def test_schema_prints_json_schema(capsys) -> None:
     assert main(["schema"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert "trust_domains" in doc["properties"]
+
+
+# -- plot --------------------------------------------------------------------------------------
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("kind", ["timeline", "outcomes", "staleness", "topology"])
+def test_plot_draws_each_kind_for_the_seed(kind: str, tmp_path: Path, capsys) -> None:
+    png, svg = tmp_path / f"{kind}.png", tmp_path / "sub" / f"{kind}.svg"
+    assert main(["plot", "seed", "--kind", kind, "--out", str(png), "--until", "2h"]) == 0
+    assert png.read_bytes()[:8] == PNG_MAGIC and png.stat().st_size > 10_000
+    assert f"wrote {png} ({kind} of seed-federation, seed 1)" in capsys.readouterr().out
+    assert main(["plot", "seed", "--kind", kind, "--out", str(svg), "--until", "2h"]) == 0
+    text = svg.read_text(encoding="utf-8")
+    assert text.startswith("<?xml") and "<svg" in text[:400] and text.rstrip().endswith("</svg>")
+
+
+def test_plot_replays_a_recorded_run(tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    argv = ["run", "seed", "--until", "1h", "--seed", "3", "--out", str(run), "--quiet",
+            "--set", "trust_domains.foo.example.com.server.svid_ttl=30m"]  # fmt: skip
+    assert main(argv) == 0
+    record = json.loads((run / "run.json").read_text())
+    assert record["seed"] == 3 and record["until"] == 3600
+    assert "svid_ttl: 30m" in (run / "scenario.yaml").read_text()
+    out = tmp_path / "t.png"
+    assert main(["plot", str(run), "--kind", "timeline", "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == PNG_MAGIC
+    assert "(timeline of seed-federation, seed 3)" in capsys.readouterr().out
+    # a recorded run is replayed as recorded, and must reproduce its log
+    assert main(["plot", str(run), "--kind", "timeline", "--out", str(out), "--seed", "1"]) == 2
+    assert "apply to scenarios only" in capsys.readouterr().err
+    with (run / "events.jsonl").open("a", encoding="utf-8") as f:
+        f.write("{}\n")
+    assert main(["plot", str(run), "--kind", "outcomes", "--out", str(out)]) == 2
+    assert "does not reproduce its events.jsonl" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--kind", "timeline", "--out", "x.pdf"], "the file name must end in .png or .svg"),
+        (["--kind", "timeline", "--out", "x.png", "--holder", "foo.example.com"],
+         "--holder and --peer apply to --kind staleness only"),
+        (["--kind", "staleness", "--out", "x.png", "--holder", "nope", "--until", "1h"],
+         "no federation relationship matches holder='nope'"),
+    ],
+)  # fmt: skip
+def test_plot_refuses_bad_input(argv, message, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["plot", "seed", *argv]) == 2
+    assert message in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["plot", str(empty), "--kind", "outcomes", "--out", "o.png"]) == 2
+    assert "does not record a run" in capsys.readouterr().err
