@@ -85,6 +85,10 @@ class Explanation:
     # Who said each line of ``errors``: "<workload>'s ghostunnel (<side> side)" or "curl".
     said_by: tuple[str, ...] = ()
 
+    def _lines(self, lines: tuple[str, ...]) -> list[dict[str, str]]:
+        who = self.said_by if len(self.said_by) == len(lines) else ("",) * len(lines)
+        return [{"said_by": w, "line": line} for w, line in zip(who, lines, strict=True)]
+
     def to_dict(self, clock: Clock | None = None) -> dict[str, Any]:
         def at(t: float) -> float | str:
             return t if clock is None else clock.rfc3339(t)
@@ -97,13 +101,8 @@ class Explanation:
             "last": at(self.last),
             "count": self.count,
             "rejected_by": self.rejected_by,
-            "errors": [
-                {"said_by": who, "line": line}
-                for who, line in zip(
-                    self.said_by or ("",) * len(self.errors), self.errors, strict=False
-                )
-            ],
-            "last_errors": list(self.last_errors),
+            "errors": self._lines(self.errors),
+            "last_errors": self._lines(self.last_errors),
             "causes": [c.to_dict(clock) for c in self.causes],
         }
 
