@@ -261,3 +261,78 @@ def test_cli_explain(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == "no failed requests\n"
     assert main(["explain", path, "--since", "soon"]) == 2
     assert "invalid duration" in capsys.readouterr().err
+
+
+def _variant(name: str, *edits: tuple[str, str]) -> Result:
+    path = FAILURES / name
+    text = path.read_text()
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new, 1)
+    return Simulation(parse_scenario(text, path.name)).run()
+
+
+E1_FIX = (
+    (
+        "      dns_names: [http-server, http-server.foo.svc.cluster.local]\n",
+        "      dns_names: [http-server, http-server.foo.svc.cluster.local]\n"
+        "      federates_with: [spiffe://bar.example.com]\n",
+    ),
+    (
+        '      selectors: ["k8s:pod-label:app:client"]\n',
+        '      selectors: ["k8s:pod-label:app:client"]\n'
+        "      federates_with: [spiffe://foo.example.com]\n",
+    ),
+)
+
+
+def test_a_server_without_a_relationship_refuses_the_entry() -> None:
+    # bar has no federates_with foo.example.com and no bundle set: its client's entry, which
+    # names foo, is refused (B3 as one server without the relationship).
+    r = _variant(
+        "e1-no-federates-with.yaml",
+        *E1_FIX,
+        (
+            "      federates_with:\n        foo.example.com:\n"
+            "          address: spire-server.foo.svc.cluster.local\n          port: 8443\n"
+            "          endpoint_spiffe_id: spiffe://foo.example.com/spire/server\n",
+            "",
+        ),
+        ("  - {at: 29m, do: bundle_set, trust_domain: bar.example.com, peer: foo.example.com}\n",
+         ""),
+    )  # fmt: skip
+    (e,) = explain(r)
+    assert e.kind == "no_relationship"
+    assert [c.kind for c in e.causes] == ["no_identity", "entry_rejected", "no_relationship"]
+    assert e.causes[-1].trust_domain == "foo.example.com"
+
+
+def test_a_server_without_identity_refuses_connections() -> None:
+    # foo's http-server entry names baz: refused, so foo's ghostunnel never listens.
+    r = _variant(
+        "e1-no-federates-with.yaml",
+        (
+            "      dns_names: [http-server, http-server.foo.svc.cluster.local]\n",
+            "      dns_names: [http-server, http-server.foo.svc.cluster.local]\n"
+            "      federates_with: [spiffe://baz.example.com]\n",
+        ),
+    )
+    (e,) = explain(r)
+    assert e.reason == "dial_refused" and e.kind == "unknown_federated_domain"
+    assert [c.kind for c in e.causes] == [
+        "dial_failed", "peer_not_listening", "entry_rejected", "unknown_federated_domain"
+    ]  # fmt: skip
+    assert e.causes[1].workload == "http-server"
+
+
+def test_an_acl_that_does_not_list_the_peer() -> None:
+    r = _variant(
+        "e1-no-federates-with.yaml",
+        *E1_FIX,
+        ("allow_uri: [spiffe://bar.example.com/client]", "allow_uri: [spiffe://bar.example.com/other]"),
+    )  # fmt: skip
+    (e,) = explain(r)
+    assert (e.kind, e.rejected_by) == ("not_authorized", "server")
+    (c,) = e.causes
+    assert c.workload == "http-server" and c.spiffe_id == "spiffe://bar.example.com/client"
+    assert "spiffe://bar.example.com/other" in c.text
