@@ -14,9 +14,10 @@ instants in simulation seconds) so notebooks can use them; :func:`render` prints
 >>> [(e.workload, e.kind, e.count) for e in explain(result)]
 [('client', 'missing_federates_with', 54)]
 
-New cause kinds: add a diagnosis for the request's ``reason`` to ``_DIAGNOSES`` (or a branch
-in an existing one) that returns its causes, the last of which is the root; the grouping,
-rendering and JSON form need no change.
+New cause kinds: a handshake rejection's ``reason`` maps to a diagnosis in ``_HANDSHAKE``, other
+reasons are routed by ``_diagnose``; a diagnosis returns its causes from symptom to root (kinds
+that are only context are listed in ``_CONTEXT_KINDS``). Grouping, rendering and the JSON form
+need no change.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.clock import Clock, format_duration
-from sim.history import EntryChange, History, SvidDelivered, SvidIssued
+from sim.history import EntryChange, FetchAttempt, History, SvidDelivered, SvidIssued
 from sim.scenario import FederationRelationship, TrustDomainSpec, Workload
 from sim.simulation import RequestRecord, Result
 
@@ -119,6 +120,7 @@ class _Context:
     holder_of: dict[int, str] = field(default_factory=dict)  # SVID serial -> workload
     workloads: dict[str, Workload] = field(default_factory=dict)
     domains: dict[str, TrustDomainSpec] = field(default_factory=dict)
+    _fetches: dict[tuple[str, str], list[FetchAttempt]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, result: Result) -> _Context:
@@ -135,6 +137,13 @@ class _Context:
 
     def at(self, t: float) -> str:
         return self.clock.rfc3339(t)
+
+    def fetches(self, holder: str, peer: str) -> list[FetchAttempt]:
+        """``holder``'s polls of ``peer`` (computed once per pair: runs poll thousands of times)."""
+        key = (holder, peer)
+        if key not in self._fetches:
+            self._fetches[key] = self.history.fetches_of(holder, peer)
+        return self._fetches[key]
 
     def td_of(self, workload: str) -> str:
         return self.workloads[workload].trust_domain.name
@@ -206,7 +215,7 @@ def _why_no_copy(ctx: _Context, holder: str, peer: str, t: float) -> list[Cause]
                 trust_domain=peer,
             )
         ]
-    polls = [f for f in h.fetches_of(holder, peer) if f.t <= t]
+    polls = [f for f in ctx.fetches(holder, peer) if f.t <= t]
     set_ever = any(c.cause == "bundle_set" for c in h.bundle_changes(holder, peer))
     if polls and not any(f.ok for f in polls):
         bootstrap = rel.profile == "https_spiffe" and not set_ever
@@ -529,8 +538,8 @@ def _unknown_authority(ctx: _Context, req: RequestRecord, m: _Meeting) -> list[C
 
 def _polls_since(ctx: _Context, holder: str, peer: str, since: float, t: float) -> list[Cause]:
     """How the holder's polls of the peer went from ``since`` to ``t``, and the next one."""
-    polls = [f for f in ctx.history.fetches_of(holder, peer) if since < f.t <= t]
-    before = [f for f in ctx.history.fetches_of(holder, peer) if f.t <= t]
+    polls = [f for f in ctx.fetches(holder, peer) if since < f.t <= t]
+    before = [f for f in ctx.fetches(holder, peer) if f.t <= t]
     if not before:
         return []
     nxt = before[-1].next_poll
@@ -562,7 +571,7 @@ def _stale(ctx: _Context, holder: str, peer: str, authority: str, missing: list[
     published = next((c.t for c in h.bundle_changes(peer, peer)
                       if all(r in c.x509_ids for r in missing)), None)  # fmt: skip
     activated = h.authority_event(peer, authority, "activated")
-    ok = [f for f in h.fetches_of(holder, peer) if f.ok and f.t <= t]
+    ok = [f for f in ctx.fetches(holder, peer) if f.ok and f.t <= t]
     fetched = ok[-1].t if ok else stored
     times = [("stored", stored), ("fetched", fetched)]
     parts = [
