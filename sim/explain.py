@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.clock import Clock, format_duration
-from sim.history import EntryChange, FetchAttempt, History, SvidDelivered, SvidIssued
+from sim.history import BundleChange, EntryChange, FetchAttempt, History, SvidDelivered, SvidIssued
 from sim.scenario import FederationRelationship, TrustDomainSpec, Workload
 from sim.simulation import RequestRecord, Result
 
@@ -138,6 +138,12 @@ class _Context:
     def at(self, t: float) -> str:
         return self.clock.rfc3339(t)
 
+    def copy_at(self, holder: str, peer: str, t: float) -> BundleChange | None:
+        """The copy of ``peer``'s bundle ``holder``'s server held at ``t``; None when it held
+        none (never, or lost: an empty change)."""
+        copy = self.history.bundle_at(holder, peer, t)
+        return None if copy is None or not (copy.x509_ids or copy.jwt_ids) else copy
+
     def fetches(self, holder: str, peer: str) -> list[FetchAttempt]:
         """``holder``'s polls of ``peer`` (computed once per pair: runs poll thousands of times)."""
         key = (holder, peer)
@@ -179,6 +185,19 @@ class _Context:
         return None
 
 
+_HOW = {
+    "bundle_client": "fetched by its bundle client",
+    "bundle_set": "by `spire-server bundle set`",
+    "rotation": "by its CA rotation",
+    "prune": "by pruning",
+}
+
+
+def _how(cause: str) -> str:
+    """How a bundle copy came to be, from its recorded cause."""
+    return _HOW.get(cause, cause.replace("_", " "))
+
+
 def _ids(ids: tuple[str, ...] | list[str]) -> str:
     return ", ".join(ids) if ids else "none"
 
@@ -199,7 +218,7 @@ def _unexplained(ctx: _Context, req: RequestRecord, detail: str = "") -> list[Ca
 
 def _why_no_copy(ctx: _Context, holder: str, peer: str, t: float) -> list[Cause]:
     h = ctx.history
-    if h.bundle_changes(holder, peer) and h.bundle_at(holder, peer, t) is not None:
+    if ctx.copy_at(holder, peer, t) is not None:
         return []
     rel = ctx.relationship(holder, peer)
     if rel is None:
@@ -261,7 +280,7 @@ def _why_no_identity(ctx: _Context, workload: str, t: float) -> list[Cause]:
     live = [e for e in ctx.history.entries_at(td, t).values() if matches(e)]
     if live:
         e = live[-1]
-        missing = [f for f in e.federates_with if ctx.history.bundle_at(td, f, t) is None]
+        missing = [f for f in e.federates_with if ctx.copy_at(td, f, t) is None]
         text = (
             f"{td} has entry {e.entry_id} for {e.spiffe_id} matching {workload}'s selectors "
             f"since {ctx.at(e.t)}, but {workload} had received no SVID by {ctx.at(t)}"
@@ -297,7 +316,7 @@ def _why_no_identity(ctx: _Context, workload: str, t: float) -> list[Cause]:
         )
     ]
     for f in e.federates_with:
-        if ctx.history.bundle_at(td, f, e.t) is None:
+        if ctx.copy_at(td, f, e.t) is None:
             causes += _why_no_copy(ctx, td, f, e.t)
     return causes
 
@@ -491,7 +510,7 @@ def _unknown_authority(ctx: _Context, req: RequestRecord, m: _Meeting) -> list[C
         authority_id=authority,
         times=(("minted", m.judged.t),),
     )
-    copy = h.bundle_at(holder, peer, req.t)
+    copy = ctx.copy_at(holder, peer, req.t)
     workload_ids = None if m.held is None else m.held.x509_ids(peer)
     if copy is None:
         return [met, *_why_no_copy(ctx, holder, peer, req.t)]
@@ -504,8 +523,8 @@ def _unknown_authority(ctx: _Context, req: RequestRecord, m: _Meeting) -> list[C
             met,
             Cause(
                 "wrong_bundle",
-                f"{holder}'s copy of {peer}'s bundle, stored at {ctx.at(copy.t)} by "
-                f"{copy.cause.replace('_', ' ')}, holds authorities {_ids(copy.x509_ids)}, none "
+                f"{holder}'s copy of {peer}'s bundle, stored at {ctx.at(copy.t)} "
+                f"{_how(copy.cause)}, holds authorities {_ids(copy.x509_ids)}, none "
                 f"of them {peer}'s ({whose})",
                 trust_domain=peer,
                 authority_id=authority,
@@ -514,6 +533,19 @@ def _unknown_authority(ctx: _Context, req: RequestRecord, m: _Meeting) -> list[C
         ]
         return causes + _polls_since(ctx, holder, peer, copy.t, req.t)
     missing = [r for r in roots if r not in copy.x509_ids]
+    if missing and holder == peer:
+        return [
+            met,
+            Cause(
+                "own_bundle_lacks_root",
+                f"{holder}'s own bundle at {ctx.at(req.t)} (since {ctx.at(copy.t)}, "
+                f"{_how(copy.cause)}) lacks root {_ids(missing)} of the authority "
+                f"that signed the SVID",
+                trust_domain=holder,
+                authority_id=authority,
+                times=(("stored", copy.t),),
+            ),
+        ]
     if missing:
         return [met, *_stale(ctx, holder, peer, authority, missing, copy.t, req.t, m)]
     if workload_ids is not None and any(r not in workload_ids for r in roots):
@@ -574,20 +606,23 @@ def _stale(ctx: _Context, holder: str, peer: str, authority: str, missing: list[
     ok = [f for f in ctx.fetches(holder, peer) if f.ok and f.t <= t]
     fetched = ok[-1].t if ok else stored
     times = [("stored", stored), ("fetched", fetched)]
-    parts = [
+    text = (
         f"{holder}'s copy of {peer}'s bundle was last fetched at {ctx.at(fetched)} and lacks "
         f"root {_ids(missing)}"
-    ]
+    )
+    news = []
     if published is not None:
-        parts.append(f"which {peer} published at {ctx.at(published)}")
+        news.append(f"{peer} published it in its bundle at {ctx.at(published)}")
         times.append(("published", published))
     if activated is not None:
-        parts.append(f"and whose CA {authority} {peer} activated at {ctx.at(activated.t)}")
+        news.append(f"activated its CA {authority} at {ctx.at(activated.t)}")
         times.append(("activated", activated.t))
+    if news:
+        text += ": " + " and ".join(news)
     causes = [
         Cause(
             "stale_bundle",
-            " ".join(parts),
+            text,
             trust_domain=peer,
             authority_id=authority,
             times=tuple(times),
@@ -608,7 +643,7 @@ def _stale(ctx: _Context, holder: str, peer: str, authority: str, missing: list[
         return causes
     got = next((d for d in h.deliveries if d.workload == m.verifier and d.t >= fixed.t
                 and all(r in (d.x509_ids(peer) or ()) for r in missing)), None)  # fmt: skip
-    text = f"fixed when {holder} stored a copy with it at {ctx.at(fixed.t)} ({fixed.cause})"
+    text = f"fixed when {holder} stored a copy with it at {ctx.at(fixed.t)}, {_how(fixed.cause)}"
     times = [("fixed", fixed.t)]
     if got is not None:
         text += f"; {m.verifier} received it at {ctx.at(got.t)}"
