@@ -501,9 +501,10 @@ def _unknown_authority(ctx: _Context, req: RequestRecord, m: _Meeting) -> list[C
     roots = ctx.authority_roots(peer, authority)
     met = Cause(
         "peer_authority",
-        f"{m.judged.spiffe_id} presented SVID serial {m.judged.serial:x}, minted at "
-        f"{ctx.at(m.judged.t)} under {peer}'s X.509 authority {authority}, whose chains end "
-        f"at root {_ids(roots)}",
+        f"{m.verifier} ({m.side} side) could not chain the SVID of {m.judged.spiffe_id} "
+        f"(serial {m.judged.serial:x}, minted at {ctx.at(m.judged.t)} under {peer}'s X.509 "
+        f"authority {authority}, whose chains end at root {_ids(roots)}) to its copy of "
+        f"{peer}'s bundle",
         trust_domain=peer,
         workload=m.judged_by,
         spiffe_id=m.judged.spiffe_id,
