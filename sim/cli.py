@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import sim
+from sim import explain as explanations
 from sim import inspection
 from sim.clock import ClockError, format_duration, parse_duration
 from sim.expect import check
@@ -132,6 +133,22 @@ def build_parser() -> argparse.ArgumentParser:
         dest="federation_command", metavar="status", required=True
     ).add_parser("status", help="last refresh, sequence held, next refresh, last error")
     _add_plot_parser(sub)
+
+    explain = sub.add_parser(
+        "explain",
+        help="run a scenario and explain each failed request from the model's state",
+        description="Run SCENARIO to its end and list its failed requests (a run of identical "
+        "failures of one workload as one item) with the chain of causes the model knows. "
+        "--since/--until only choose which failures to explain.",
+    )
+    explain.add_argument("scenario", help="a scenario YAML file or a built-in name (seed)")
+    explain.add_argument("--since", help="explain failures from this instant (a duration)")
+    explain.add_argument("--until", help="explain failures up to this instant (a duration)")
+    explain.add_argument("--seed", type=int, help="override the scenario's seed")
+    explain.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                         help="override a scenario value (repeatable), as for run")  # fmt: skip
+    explain.add_argument("--format", choices=("text", "json"), default="text",
+                         help="text (default) or json")  # fmt: skip
     return parser
 
 
@@ -443,6 +460,30 @@ def _plot(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _explain(args: argparse.Namespace) -> int:
+    try:
+        scenario = _load(args.scenario, args.set)
+        if args.seed is not None and args.seed < 0:
+            raise ValueError(f"--seed must be a non-negative integer, got {args.seed}")
+        since = None if args.since is None else parse_duration(args.since)
+        until = None if args.until is None else parse_duration(args.until)
+        result = Simulation(scenario, seed=args.seed).run()
+    except (ScenarioError, SimulationError, ClockError, ValueError) as exc:
+        print(f"spire-sim: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    found = explanations.explain(result, since=since, until=until)
+    if args.format == "json":
+        doc = {
+            "scenario": scenario.name,
+            "seed": result.seed,
+            "explanations": [e.to_dict(result.clock) for e in found],
+        }
+        print(json.dumps(doc, indent=2))
+    else:
+        sys.stdout.write(explanations.render(found, result.clock))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -458,5 +499,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _schema(args)
     if args.command == "plot":
         return _plot(args)
+    if args.command == "explain":
+        return _explain(args)
     parser.print_help(sys.stdout)
     return EXIT_OK

@@ -113,6 +113,15 @@ class SvidDelivered:
     spiffe_id: str | None
     serial: int | None
     bundles: tuple[str, ...]
+    # For each trust domain in ``bundles``: the X.509 authority IDs of the copy it holds.
+    authorities: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def x509_ids(self, trust_domain: str) -> tuple[str, ...] | None:
+        """The authority IDs of the workload's copy of ``trust_domain``'s bundle, or None."""
+        for td, ids in self.authorities:
+            if td == trust_domain:
+                return ids
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +136,16 @@ class FetchAttempt:
     next_poll: float
 
 
+@dataclass(frozen=True, slots=True)
+class ClockSkew:
+    """From ``t`` on, ``node``'s clock reads ``by`` seconds ahead of true time (negative:
+    behind); what judges certificate validity there."""
+
+    t: float
+    node: str
+    by: float
+
+
 @dataclass
 class History:
     """Every state change of a run, in time order per list (appends happen as time advances)."""
@@ -137,6 +156,7 @@ class History:
     svids: list[SvidIssued] = field(default_factory=list)
     deliveries: list[SvidDelivered] = field(default_factory=list)
     fetches: list[FetchAttempt] = field(default_factory=list)
+    skews: list[ClockSkew] = field(default_factory=list)
     _by_copy: dict[tuple[str, str], list[BundleChange]] = field(
         default_factory=lambda: defaultdict(list), repr=False
     )
@@ -205,3 +225,23 @@ class History:
             elif ch.op == "deleted":
                 live.pop(ch.entry_id, None)
         return live
+
+    def skew_at(self, node: str, t: float) -> ClockSkew | None:
+        """The clock skew in force on ``node`` at ``t`` (None: never skewed by then)."""
+        found = None
+        for sk in self.skews:
+            if sk.t > t:
+                break
+            if sk.node == node:
+                found = sk
+        return found
+
+    def delivery_at(self, workload: str, t: float) -> SvidDelivered | None:
+        """What ``workload`` held at ``t``: its latest Workload API push at or before ``t``."""
+        found = None
+        for d in self.deliveries:
+            if d.t > t:
+                break
+            if d.workload == workload:
+                found = d
+        return found

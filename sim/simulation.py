@@ -26,7 +26,7 @@ from sim.bundle import Bundle
 from sim.clock import Clock, format_duration
 from sim.eventlog import EventLog, Logger
 from sim.federation import BundleClient, Relationship
-from sim.history import History, SvidDelivered
+from sim.history import ClockSkew, History, SvidDelivered, x509_authority_id
 from sim.network import Connection, Network, Pod
 from sim.registration import RegistrationEntry, Selector, new_entry_id, render_entry
 from sim.scenario import (
@@ -87,6 +87,13 @@ class RequestRecord:
     reason: str
     curl_exit: int
     errors: tuple[str, ...] = ()
+    # Who met whom (see RequestOutcome): which side refused, each side's SVID serial and node.
+    rejected_by: str | None = None
+    client_serial: int | None = None
+    server_serial: int | None = None
+    client_node: str | None = None
+    server_node: str | None = None
+    said_by: tuple[str, ...] = ()  # for each line of errors: "client", "server" or "curl"
 
 
 @dataclass
@@ -603,8 +610,13 @@ class Simulation:
                     None if svid is None else str(svid.spiffe_id),
                     None if svid is None else svid.serial_number,
                     tuple(td.name for td in sidecar.bundles.trust_domains()),
+                    tuple(
+                        (b.trust_domain.name,
+                         tuple(x509_authority_id(c) for c in b.x509_authorities))
+                        for b in sidecar.bundles
+                    ),
                 )
-            )
+            )  # fmt: skip
 
         return on_update
 
@@ -652,6 +664,7 @@ class Simulation:
 
     def _clock_skew(self, ev: ClockSkewEvent) -> None:
         self.skews[ev.node] = ev.by
+        self.history.skews.append(ClockSkew(self.env.now, ev.node, ev.by))
         if self._network_log is None:
             self._network_log = self.log.logger(
                 "network", host="network", component="network", style="plain"
@@ -697,8 +710,12 @@ class Simulation:
                     self.cache, self.skews.get,
                 )  # fmt: skip
                 self.requests.append(
-                    RequestRecord(self.env.now, name, out.ok, out.reason, out.curl_exit, out.errors)
-                )
+                    RequestRecord(
+                        self.env.now, name, out.ok, out.reason, out.curl_exit, out.errors,
+                        out.rejected_by, out.client_serial, out.server_serial,
+                        out.client_node, out.server_node, out.said_by,
+                    )
+                )  # fmt: skip
             yield self.env.timeout(traffic.every)
 
     def _snapshot(self, index: int, exp: BundleExpectation) -> None:

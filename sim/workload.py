@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import simpy
 
@@ -106,6 +107,14 @@ class RequestOutcome:
     # What the products said about this failure (both ghostunnels, then curl), for
     # expectations and explanations.
     errors: tuple[str, ...] = ()
+    # Who met whom, for explanations: the side whose verifier refused ("client" | "server"),
+    # the serials of the SVIDs each side presented, and the nodes each side ran on.
+    rejected_by: str | None = None
+    client_serial: int | None = None
+    server_serial: int | None = None
+    client_node: str | None = None
+    server_node: str | None = None
+    said_by: tuple[str, ...] = ()  # for each line of errors: "client", "server" or "curl"
 
 
 def _subject(svid: X509SVID) -> str:
@@ -127,15 +136,20 @@ def request(
     ``skew(node)`` is how far that node's clock is ahead of true time."""
     now = env.now
     said: list[str] = []
+    speakers: list[str] = []  # who said each line: "client" | "server" (ghostunnel), "curl"
+    met: dict[str, Any] = {"client_node": client.pod.node}  # who met whom, for explain
 
     def curl_fail(code_text: tuple[int, str], reason: str) -> RequestOutcome:
         curl_log.error(now, code_text[1], exit_code=code_text[0])
         said.append(f"curl: ({code_text[0]}) {code_text[1]}")
-        return RequestOutcome(False, reason, code_text[0], tuple(said))
+        speakers.append("curl")
+        met["said_by"] = tuple(speakers)
+        return RequestOutcome(False, reason, code_text[0], tuple(said), **met)
 
     def say(log: Logger, t: float, text: str) -> None:
         log.info(t, text)
         said.append(text)
+        speakers.append("client" if log is client.log else "server")
 
     if not client.ready:
         curl_log.error(
@@ -149,7 +163,10 @@ def request(
             CURL_REFUSED,
             (f"curl: (7) Failed to connect to localhost port {client.listen_port}: "
              "Connection refused",),
+            client_node=client.pod.node,
+            said_by=("curl",),
         )  # fmt: skip
+    met["client_serial"] = None if client.svid is None else client.svid.serial_number
     local = dial(client.pod, "localhost", client.listen_port)
     curl_addr = local.local_addr if isinstance(local, Connection) else "127.0.0.1:0"
     conn = dial(client.pod, client.target_host, client.target_port)
@@ -164,6 +181,11 @@ def request(
             f"error on dial: dial tcp {conn.remote_addr}: connect: connection refused",
         )
         return curl_fail(CURL_RESET, "dial_refused")
+    met.update(
+        server_node=server.pod.node,
+        server_serial=None if server.svid is None else server.svid.serial_number,
+        rejected_by=None,
+    )
     t = now + conn.latency
     # Each side judges validity by its own node's clock (skew: seconds it is ahead).
     verdict: HandshakeVerdict = handshake(
@@ -174,6 +196,7 @@ def request(
         server_clock=clock.to_datetime(t + skew(server.pod.node)),
         cache=cache,
     )
+    met["rejected_by"] = verdict.rejected_by
     if verdict.rejected_by == "client":
         say(client.log, now, f"error on dial: {verdict.client_handshake_error}")
         say(
@@ -207,4 +230,4 @@ def request(
     server.log.info(now + conn.latency, f"closed pipe: {server_pipe}")
     client.log.info(now + 2 * conn.latency, f"closed pipe: {client_pipe}")
     curl_log.info(now + 2 * conn.latency, "HTTP/1.0 200 OK")
-    return RequestOutcome(True, "ok")
+    return RequestOutcome(True, "ok", **met)

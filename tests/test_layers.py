@@ -13,6 +13,7 @@ LAYERS: dict[str, int] = {
     # L0 identity & PKI: pure, time and RNG passed in.
     "rng": 0,
     "history": 0,
+    "explain": 3,
     "spiffeid": 0,
     "bundle": 0,
     "x509svid": 0,
