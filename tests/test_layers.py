@@ -20,6 +20,7 @@ LAYERS: dict[str, int] = {
     "webpki": 0,
     "profiles": 0,
     "registration": 0,
+    "jwtsvid": 0,
     # L1 runtime: no SPIRE concepts.
     "clock": 1,
     "eventlog": 1,
