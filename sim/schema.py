@@ -793,8 +793,34 @@ def _objects() -> dict[str, Any]:
         "http_server": _object(
             "http_server",
             "`python -m http.server <port>`: answers GET with a directory listing.",
-            {"port": _port("Port it listens on (the server sidecar's `--target`).")},
+            {
+                "port": _port("Port it listens on (the server sidecar's `--target`)."),
+                "jwt": _ref(
+                    "jwt_check",
+                    "Require a JWT-SVID bearer token on every request (go-spiffe's spiffe-jwt "
+                    "example server: `Invalid token: <err>` and 401 otherwise).",
+                    **{"x-default": "none"},
+                ),
+            },
             ("port",),
+        ),
+        "jwt_check": _object(
+            "jwt_check",
+            "How the server app validates the JWT-SVID a request bears.",
+            {
+                "audience": _string("The audience the token must carry (`aud`)."),
+                "validator": {
+                    "enum": ["go-spiffe", "workload_api"],
+                    "description": (
+                        "`go-spiffe`: the app runs go-spiffe v2 `jwtsvid.ParseAndValidate` "
+                        "against the JWT bundles its Workload API streams (own and federated); "
+                        "`workload_api`: it asks its agent (`ValidateJWTSVID`, SPIRE's own "
+                        'validator: `public key "<kid>" not found in trust domain ...`).'
+                    ),
+                    "x-default": 'SPIRE `"0.9"`: `workload_api`; otherwise `go-spiffe`',
+                },
+            },
+            ("audience",),
         ),
         "sidecar": _object(
             "sidecar",
@@ -860,8 +886,20 @@ def _objects() -> dict[str, Any]:
                 "start": _ref(
                     "duration", "First request.", **{"x-default": "the workload's `start`"}
                 ),
+                "jwt": _ref(
+                    "jwt_traffic",
+                    "Send a JWT-SVID as `Authorization: Bearer` with each request.",
+                    **{"x-default": "none"},
+                ),
             },
             ("curl", "every"),
+        ),
+        "jwt_traffic": _object(
+            "jwt_traffic",
+            "A JWT-SVID fetched from the Workload API (`FetchJWTSVID`) for each request; the "
+            "agent serves its cached token until half its lifetime is left.",
+            {"audience": _string("The audience requested (the token's `aud`).")},
+            ("audience",),
         ),
         **_events(),
         "expectation": _object(

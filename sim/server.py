@@ -18,7 +18,7 @@ import simpy
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from sim import ca
+from sim import ca, jwtsvid
 from sim.bundle import Bundle, JWTAuthority
 from sim.clock import Clock, format_duration
 from sim.eventlog import Logger
@@ -134,6 +134,7 @@ class SpireServer:
     minted: int = 0  # certificates signed (CAs and SVIDs), for the run summary
     listeners: list[Callable[[], None]] = field(default_factory=list)
     activations: int = 0  # X.509 CA activations, for the run summary
+    jwt_minted: int = 0  # JWT-SVIDs signed, for the run summary
     _x509: _X509Slot = field(default_factory=lambda: _X509Slot("A"))
     _x509_next: _X509Slot = field(default_factory=lambda: _X509Slot("B"))
     _jwt: _JWTSlot = field(default_factory=lambda: _JWTSlot("A"))
@@ -522,6 +523,26 @@ class SpireServer:
             rng=self.rng,
             dns_names=dns_names,
         )
+
+    def sign_jwt_svid(
+        self, spiffe_id: SpiffeID, audience: tuple[str, ...], *, ttl: float | None = None
+    ) -> jwtsvid.JWTSVID | str:
+        """Sign a JWT-SVID with the active JWT key (ca.go SignWorkloadJWTSVID: exp capped at
+        the key's expiry); returns the server's error text when it cannot."""
+        if self._jwt.key is None:
+            return "JWT key is not available for signing"
+        try:
+            svid = jwtsvid.mint(
+                self._jwt.key,
+                spiffe_id=spiffe_id,
+                audience=audience,
+                ttl=ttl or DEFAULT_JWT_SVID_TTL,
+                now=self.now(),
+            )
+        except jwtsvid.JWTSVIDError as exc:
+            return str(exc)
+        self.jwt_minted += 1
+        return svid
 
     # -- registration and bundles ------------------------------------------------------------
 

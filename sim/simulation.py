@@ -26,6 +26,7 @@ from sim.bundle import Bundle
 from sim.clock import Clock, format_duration
 from sim.eventlog import EventLog, Logger
 from sim.federation import BundleClient, Relationship
+from sim.jwtclient import Rejection, fetch_token, validate_bearer
 from sim.network import Connection, Network, Pod
 from sim.registration import RegistrationEntry, Selector, new_entry_id, render_entry
 from sim.scenario import (
@@ -602,6 +603,31 @@ class Simulation:
                 return sc
         return None
 
+    def _app_logger(self, wl: _WorkloadWorld, what: str) -> Logger:
+        assert wl.pod is not None
+        return self.log.logger(
+            f"{wl.pod.namespace}/{wl.pod.name}/{what}", host=wl.pod.node, component=what,
+            trust_domain=wl.spec.trust_domain.name, style="golog",
+        )  # fmt: skip
+
+    def _jwt_app(self, token: str | None) -> Callable[[Ghostunnel, float], Rejection | None]:
+        """The backend behind a server sidecar checks the bearer token (when its app says
+        `jwt:`), at its node's clock."""
+
+        def check(server: Ghostunnel, t: float) -> Rejection | None:
+            wl = next((w for w in self.workloads.values() if w.sidecar is server), None)
+            if wl is None or wl.spec.app is None or wl.spec.app.jwt is None or wl.pod is None:
+                return None
+            jwt = wl.spec.app.jwt
+            validator = jwt.validator or ("workload_api" if self.legacy else "go-spiffe")
+            return validate_bearer(
+                token, audience=jwt.audience, validator=validator, agent=wl.agent,
+                selectors=wl.selectors, log=self._app_logger(wl, "app"), t=t,
+                skew=self.skews.get(wl.pod.node),
+            )  # fmt: skip
+
+        return check
+
     def _curl(self, name: str):  # noqa: ANN202 - a SimPy process
         wl = self.workloads[name]
         traffic = wl.spec.traffic
@@ -617,9 +643,20 @@ class Simulation:
                         f"{wl.pod.namespace}/{wl.pod.name}/curl", host=wl.pod.node,
                         component="curl", trust_domain=wl.spec.trust_domain.name, style="curl",
                     )  # fmt: skip
+                token: str | None = None
+                if traffic.jwt is not None:
+                    got = fetch_token(wl.agent, wl.selectors, traffic.jwt.audience,
+                                      self._app_logger(wl, "client"), self.env.now)  # fmt: skip
+                    if isinstance(got, str):
+                        self.requests.append(
+                            RequestRecord(self.env.now, name, False, "jwt_fetch", 0, (got,))
+                        )
+                        yield self.env.timeout(traffic.every)
+                        continue
+                    token = got.token
                 out: RequestOutcome = request(
                     self.env, wl.sidecar, self.net.dial, self._sidecar_at, curl, self.clock,
-                    self.cache, self.skews.get,
+                    self.cache, self.skews.get, app=self._jwt_app(token),
                 )  # fmt: skip
                 self.requests.append(
                     RequestRecord(self.env.now, name, out.ok, out.reason, out.curl_exit, out.errors)

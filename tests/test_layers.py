@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "federation": 2,
     "agent": 2,
     "workload": 2,
+    "jwtclient": 2,
     "sidecar": 2,
     # L3 assembly & I/O.
     "scenario": 3,

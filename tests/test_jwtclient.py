@@ -1,0 +1,69 @@
+"""JWT-SVID bearer traffic in a run: the agent's cache renews at half-life, the scenario
+language's `jwt:` keys are validated with their line, and a missing token is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sim.jwtclient import VALIDATORS, reason_of
+from sim.scenario import JWT_VALIDATORS, ScenarioError, load_scenario, parse_scenario
+from sim.simulation import Simulation
+
+R3 = (
+    Path(__file__).resolve().parents[1] / "scenarios/failures/r3-refresh-hint-ignores-jwt-keys.yaml"
+)
+CLIENT_JWT = "      jwt: {audience: spiffe://foo.example.com/http-server}\n"
+
+
+def test_the_loader_and_the_model_agree_on_validators() -> None:
+    assert JWT_VALIDATORS == VALIDATORS
+
+
+def test_the_agent_serves_its_cached_token_until_half_its_life() -> None:
+    r = Simulation(load_scenario(R3), until=3600).run()
+    bar = r.servers["bar.example.com"]
+    # Requests every 60 s from 6m; a 300 s token is renewed once ttl <= 150 s, so every
+    # third request (at 0, 60, 120 s the token is fresh enough; at 180 s it is not).
+    n = sum(1 for q in r.requests)
+    assert bar.jwt_minted == -(-n // 3)
+    assert all(q.ok for q in r.requests)
+
+
+def test_a_request_without_a_token_is_refused() -> None:
+    text = R3.read_text()
+    assert CLIENT_JWT in text
+    r = Simulation(parse_scenario(text.replace(CLIENT_JWT, ""), "r3.yaml"), until=1800).run()
+    assert r.requests and all(
+        q.reason == "jwt_missing"
+        and q.errors == ("Invalid or unsupported authorization header", "HTTP/1.0 401 Unauthorized")
+        for q in r.requests
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (CLIENT_JWT, "      jwt: {audience: ''}\n", "expected a non-empty string"),
+        (CLIENT_JWT, "      jwt: {audiance: x}\n", '"audiance"'),
+        (
+            "jwt: {audience: spiffe://foo.example.com/http-server}   #",
+            "jwt: {audience: x, validator: go-spife}   #",
+            'did you mean "go-spiffe"',
+        ),
+    ],
+)
+def test_jwt_keys_are_validated_with_their_line(old: str, new: str, message: str) -> None:
+    text = R3.read_text()
+    assert old in text
+    line = text[: text.index(old)].count("\n") + 1
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(text.replace(old, new), "r3.yaml")
+    assert message in str(err.value) and f"r3.yaml:{line}:" in str(err.value)
+
+
+def test_reasons_name_the_failure() -> None:
+    assert reason_of('public key "k" not found in trust domain "x"') == "jwt_unknown_authority"
+    assert reason_of("jwtsvid: token has expired") == "jwt_expired"
+    assert reason_of("something else") == "jwt_invalid"
