@@ -365,6 +365,10 @@ class Sidecar:
     allow_uris: tuple[SpiffeID, ...] = ()
     verify_uris: tuple[SpiffeID, ...] = ()
     unsafe_listen: bool = False
+    # "per_trust_domain" (go-spiffe) or the UNSAFE "pooled" (one root pool for all domains).
+    trust: str = "per_trust_domain"
+    # An attacker holding its trust domain's CA key presents this ID instead of its SVID.
+    forged_spiffe_id: SpiffeID | None = None
     line: int = _line()
 
 
@@ -817,6 +821,8 @@ T = TypeVar("T")
 # A value that failed validation (its problem is already reported). Typed Any so that it can
 # stand in for any field while the walk goes on; no Scenario is built once a problem exists.
 _BAD: Any = object()
+# How a sidecar judges peers: go-spiffe's per-trust-domain bundles, or the UNSAFE root pool.
+SIDECAR_TRUST = ("per_trust_domain", "pooled")
 # Who validates a JWT-SVID at a server app (sim.jwtclient.VALIDATORS).
 JWT_VALIDATORS = ("go-spiffe", "workload_api")
 
@@ -1764,7 +1770,10 @@ class _Reader:
         return self.string(node)  # any non-empty string (an `aud` value)
 
     def sidecar(self, node: YamlNode) -> Sidecar:
-        keys = ("ghostunnel", "listen", "target", "allow_uri", "verify_uri", "unsafe_listen")
+        keys = (
+            "ghostunnel", "listen", "target", "allow_uri", "verify_uri", "unsafe_listen",
+            "trust", "forged_spiffe_id",
+        )  # fmt: skip
         m = self.mapping(node, keys, ("ghostunnel", "listen", "target"))
         if m is None:
             return _BAD
@@ -1790,6 +1799,10 @@ class _Reader:
             allow_uris=self.opt(m, "allow_uri", lambda n: self.strings(n, self.spiffe_id), ()),
             verify_uris=self.opt(m, "verify_uri", lambda n: self.strings(n, self.spiffe_id), ()),
             unsafe_listen=self.opt(m, "unsafe_listen", self.boolean, False),
+            trust=self.opt(
+                m, "trust", lambda n: self.choice(n, "trust", SIDECAR_TRUST), "per_trust_domain"
+            ),
+            forged_spiffe_id=self.opt(m, "forged_spiffe_id", self.spiffe_id, None),
             line=node.start_mark.line + 1,
         )
 

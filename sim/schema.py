@@ -848,6 +848,24 @@ def _objects() -> dict[str, Any]:
                 "unsafe_listen": _bool(
                     "`--unsafe-listen`: let a client listen on a non-loopback address.", False
                 ),
+                "trust": {
+                    "enum": ["per_trust_domain", "pooled"],
+                    "default": "per_trust_domain",
+                    "description": (
+                        "How peers are verified. `per_trust_domain` (go-spiffe): a peer's chain "
+                        "only against the bundle of the trust domain its SPIFFE ID names. "
+                        "`pooled` is **UNSAFE** and exists to teach why (failure story E4): "
+                        "every bundle's roots in one pool, as with one CA file of all bundles, "
+                        "so any federated domain's CA can vouch for any other domain's IDs."
+                    ),
+                },
+                "forged_spiffe_id": _ref(
+                    "spiffe_id",
+                    "An attack (story E4): the sidecar presents a certificate for this SPIFFE "
+                    "ID, signed with its own trust domain's current CA key (a stolen CA), "
+                    "instead of the SVID the Workload API gives it.",
+                    **{"x-default": "none"},
+                ),
             },
             ("ghostunnel", "listen", "target"),
             allOf=[

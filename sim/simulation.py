@@ -520,6 +520,7 @@ class Simulation:
             self.env, sc.mode, pod, sc.listen.port, sc.target.host, sc.target.port,
             tuple(str(u) for u in uris), self.style, logger,
         )  # fmt: skip
+        sidecar.pooled = sc.trust == "pooled"
         wl.sidecar = sidecar
         self.net.listen(pod, sc.listen.port)
         sidecar.start()
@@ -532,7 +533,27 @@ class Simulation:
             ]
             selectors += [f"k8s:pod-label:{k}:{v}" for k, v in spec.labels]
             wl.selectors = tuple(Selector.parse(s) for s in selectors)
-            wl.agent.subscribe(wl.selectors, sidecar.on_update)
+            if sc.forged_spiffe_id is None:
+                wl.agent.subscribe(wl.selectors, sidecar.on_update)
+            else:
+                wl.agent.subscribe(wl.selectors, self._forging(sidecar, world, sc.forged_spiffe_id))
+
+    def _forging(self, sidecar: Ghostunnel, world: _TrustDomainWorld, spiffe_id: SpiffeID):  # noqa: ANN202
+        """Story E4's attacker: on every Workload API update, swap the SVID for a certificate
+        claiming ``spiffe_id``, signed with the own server's current CA key (stolen)."""
+        forge_rng = rng.stream(self.seed, f"forge/{sidecar.pod.namespace}/{spiffe_id}")
+        server = world.server
+
+        def on_update(update) -> None:  # noqa: ANN001 - a WorkloadUpdate
+            sidecar.on_update(update)
+            if sidecar.svid is not None and server.x509_ca is not None:
+                sidecar.svid = ca.forge_x509_svid(
+                    server.x509_ca, spiffe_id=spiffe_id, private_key=ca.new_ec_key(forge_rng),
+                    ttl=server.config.svid_ttl, now=self.clock.to_datetime(self.env.now),
+                    rng=forge_rng,
+                )  # fmt: skip
+
+        return on_update
 
     def _stop_workload(self, name: str) -> None:
         wl = self.workloads[name]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import simpy
 
 from sim.agent import WorkloadUpdate
-from sim.bundle import Bundle, BundleSet
+from sim.bundle import Bundle, BundleSet, BundleSource, PooledRoots
 from sim.clock import Clock
 from sim.eventlog import Logger
 from sim.jwtclient import Rejection
@@ -48,6 +48,8 @@ class Ghostunnel:
     svid: X509SVID | None = None
     bundles: BundleSet = field(default_factory=BundleSet)
     ready: bool = False
+    # UNSAFE `trust: pooled`: judge every peer against the union of all roots (story E4).
+    pooled: bool = False
 
     def start(self) -> None:
         self.log.info(self.env.now, f"starting ghostunnel in {self.mode} mode")
@@ -91,9 +93,10 @@ class Ghostunnel:
 
     def peer(self) -> Peer:
         assert self.svid is not None
+        trusted: BundleSource = PooledRoots(self.bundles) if self.pooled else self.bundles
         return Peer(
             svid=self.svid,
-            bundles=self.bundles,
+            bundles=trusted,
             authorizer=ghostunnel_acl(self.acl, server=self.mode == "server"),
             style=self.style,
         )

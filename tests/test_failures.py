@@ -241,3 +241,59 @@ def test_r3_fixed_by_spire_19s_five_minute_hint() -> None:
     r = _run(R3, text.replace(old, 'profile: {spire: "1.9", ghostunnel: "latest"}'))
     assert r.requests and all(q.ok for q in r.requests)
     assert not all(o.passed for o in check(r))
+
+
+E4 = DIR / "e4-pooled-roots.yaml"
+E4_POOLED = ",\n              trust: pooled}   # UNSAFE: one pool of foo's, bar's and evil's roots"
+
+
+def test_e4_pooled_roots_let_a_stolen_ca_impersonate_another_domain() -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from sim.bundle import Bundle
+    from sim.spiffeid import TrustDomain
+    from sim.x509svid import X509SVIDError, verify
+
+    r = _run(E4)
+    assert [o.render() for o in check(r) if not o.passed] == []
+    assert {q.workload for q in r.requests} == {"client", "intruder"}
+    assert all(q.ok for q in r.requests)
+    # What the intruder presents claims bar's client and is signed by evil's CA, not bar's.
+    forged = r.workloads["intruder"].sidecar.svid
+    assert str(forged.spiffe_id) == "spiffe://bar.example.com/client"
+    evil_ca = r.servers["evil.example.com"].x509_ca
+    evil_ca.certificate.public_key().verify(
+        forged.leaf.signature, forged.leaf.tbs_certificate_bytes, ec.ECDSA(hashes.SHA256())
+    )
+    bar = r.servers["bar.example.com"].bundle
+    at = r.clock.to_datetime(r.until)
+    with pytest.raises(X509SVIDError, match="certificate signed by unknown authority"):
+        verify(forged.certificates, bar, at=at)
+    pooled = Bundle(TrustDomain("bar.example.com"),
+                    bar.x509_authorities + r.servers["evil.example.com"].bundle.x509_authorities)
+    assert str(verify(forged.certificates, pooled, at=at).spiffe_id) == str(forged.spiffe_id)
+
+
+def test_e4_fixed_by_per_trust_domain_verification() -> None:
+    text = E4.read_text()
+    assert E4_POOLED in text
+    r = _run(E4, text.replace(E4_POOLED, "}"))
+    assert all(q.ok for q in r.requests if q.workload == "client")
+    intruder = [q for q in r.requests if q.workload == "intruder"]
+    assert intruder and not any(q.ok for q in intruder)
+    assert all(
+        q.errors[0].endswith(": x509svid: could not verify leaf certificate: x509: certificate "
+                             "signed by unknown authority")
+        and q.errors[0].startswith("error on TLS handshake from ")
+        for q in intruder
+    )  # fmt: skip
+    assert not all(o.passed for o in check(r))
+
+
+def test_sidecar_trust_is_validated() -> None:
+    from sim.scenario import ScenarioError
+
+    text = E4.read_text().replace("trust: pooled}", "trust: pooled_roots}")
+    with pytest.raises(ScenarioError, match='did you mean "pooled"'):
+        parse_scenario(text, "e4.yaml")
