@@ -270,8 +270,10 @@ def test_e4_pooled_roots_let_a_stolen_ca_impersonate_another_domain() -> None:
     at = r.clock.to_datetime(r.until)
     with pytest.raises(X509SVIDError, match="certificate signed by unknown authority"):
         verify(forged.certificates, bar, at=at)
-    pooled = Bundle(TrustDomain("bar.example.com"),
-                    bar.x509_authorities + r.servers["evil.example.com"].bundle.x509_authorities)
+    pooled = Bundle(
+        TrustDomain("bar.example.com"),
+        bar.x509_authorities + r.servers["evil.example.com"].bundle.x509_authorities,
+    )
     assert str(verify(forged.certificates, pooled, at=at).spiffe_id) == str(forged.spiffe_id)
 
 
