@@ -329,22 +329,37 @@ class SpireAgent:
         key = (entry.entry_id, audience)
         cached = self._jwt_cache.get(key)
         if cached is not None and not self._jwt_expires_soon(cached, now):
-            return cached
-        svid = self.server.sign_jwt_svid(
-            entry.spiffe_id, audience, ttl=float(entry.jwt_svid_ttl) or None
-        )
+            return self._fetched(cached)
+        if self.server.running:
+            svid = self.server.sign_jwt_svid(
+                entry.spiffe_id, audience, ttl=float(entry.jwt_svid_ttl) or None
+            )
+        else:
+            # [simplified] the server's gRPC error when it is down is not reproduced.
+            svid = "the SPIRE server is unreachable"
         if isinstance(svid, str):
+            # client.go NewJWTSVID, manager.go FetchJWTSVID, handler.go fetchJWTSVID.
+            error = f"failed to fetch JWT SVID: {svid}"
             if cached is not None and now < self.clock.to_sim(cached.expiry):
                 self.log.warn(
                     now,
                     "Unable to renew JWT; returning cached copy",
-                    error=svid,
+                    error=error,
                     spiffe_id=str(entry.spiffe_id),
                 )
-                return cached
-            return f"rpc error: code = Unknown desc = {svid}"
+                return self._fetched(cached)
+            if cached is not None:
+                error = f'unable to renew JWT for "{entry.spiffe_id}" (err={error})'
+            self.log.error(now, "Could not fetch JWT-SVID", error=error)
+            return f"rpc error: code = Unavailable desc = could not fetch JWT-SVID: {error}"
         self._jwt_cache[key] = svid
         self.issued += 1
+        return self._fetched(svid)
+
+    def _fetched(self, svid: JWTSVID) -> JWTSVID:
+        # handler.go fetchJWTSVID: Debug with the seconds left (time.Until(ExpiresAt)).
+        ttl = self.clock.to_sim(svid.expiry) - self.env.now
+        self.log.debug(self.env.now, "Fetched JWT SVID", ttl=ttl)
         return svid
 
     def jwt_bundles(self, selectors: tuple[Selector, ...]) -> BundleSet:

@@ -67,3 +67,26 @@ def test_reasons_name_the_failure() -> None:
     assert reason_of('public key "k" not found in trust domain "x"') == "jwt_unknown_authority"
     assert reason_of("jwtsvid: token has expired") == "jwt_expired"
     assert reason_of("something else") == "jwt_invalid"
+
+
+def test_with_the_server_down_the_agent_serves_its_cached_token_until_it_expires() -> None:
+    sim = Simulation(load_scenario(R3), until=3600)
+    bar = sim.domains[next(td for td in sim.domains if td.name == "bar.example.com")].server
+
+    def stop():  # noqa: ANN202 - a SimPy process
+        yield sim.env.timeout(30 * 60)
+        bar.running = False
+
+    sim.env.process(stop())
+    r = sim.run()
+    warned = r.log.find(component="spire-agent", msg="Unable to renew JWT; returning cached copy")
+    failed = [q for q in r.requests if not q.ok]
+    assert warned and failed and all(q.reason == "jwt_fetch" for q in failed)
+    # The last token was minted before 30m; it is served until its exp, then fetches fail.
+    last = max(q.t for q in r.requests if q.ok)
+    assert 30 * 60 < last <= 30 * 60 + 300 and min(q.t for q in failed) > last
+    assert failed[0].errors[0].startswith(
+        "Unable to fetch SVID: rpc error: code = Unavailable desc = could not fetch JWT-SVID: "
+        'unable to renew JWT for "spiffe://bar.example.com/client" (err=failed to fetch JWT SVID'
+    )
+    assert r.log.count(component="spire-agent", msg="Could not fetch JWT-SVID") == len(failed)
