@@ -385,5 +385,11 @@ class SpireAgent:
                 legacy=self.legacy,
             )
         except JWTSVIDError as exc:
-            self.log.warn(self.env.now, "Failed to validate JWT", audience=audience, error=str(exc))
+            # v0.9.2 handler.go logged the error and the token; HEAD the audience and error.
+            fields = (
+                {"error": str(exc), "svid": token}
+                if self.legacy
+                else {"audience": audience, "error": str(exc)}
+            )
+            self.log.warn(self.env.now, "Failed to validate JWT", **fields)
             return f"rpc error: code = InvalidArgument desc = {exc}"

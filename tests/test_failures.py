@@ -299,3 +299,21 @@ def test_sidecar_trust_is_validated() -> None:
     text = E4.read_text().replace("trust: pooled}", "trust: pooled_roots}")
     with pytest.raises(ScenarioError, match='did you mean "pooled"'):
         parse_scenario(text, "e4.yaml")
+
+
+def test_r3_on_spire_09_the_agent_says_public_key_not_found_in_spiffe_td() -> None:
+    # 0.9 also derives the hint from the roots only; its apps validated through the agent.
+    text = R3.read_text()
+    old = 'profile: {spire: "1.7", ghostunnel: "latest"}'
+    r = _run(R3, text.replace(old, 'profile: {spire: "0.9", ghostunnel: "1.5.2"}'))
+    # 0.9 logs no key ID: the second key of bar's bundle is the one prepared at 12h.
+    kid = r.servers["bar.example.com"].bundle.jwt_authorities[1].key_id
+    error = f'public key "{kid}" not found in trust domain "spiffe://bar.example.com"'
+    failed = [q for q in r.requests if not q.ok]
+    assert failed and all(
+        q.errors[0] == f"Invalid token: rpc error: code = InvalidArgument desc = {error}"
+        for q in failed
+    )
+    warned = r.log.find(component="spire-agent", msg="Failed to validate JWT")
+    assert [w.field("error") for w in warned] == [error] * len(failed)
+    assert warned[0].field("svid").count(".") == 2  # 0.9 logged the token itself
