@@ -92,3 +92,12 @@ def test_with_the_server_down_the_agent_serves_its_cached_token_until_it_expires
     )
     assert failed[0].errors == (expected,)
     assert r.log.count(component="spire-agent", msg="Could not fetch JWT-SVID") == len(failed)
+
+
+def test_jwt_runs_are_byte_identical_per_seed() -> None:
+    # 1.9: the agent draws a jittered half-life at each JWT-SVID cache check.
+    text = R3.read_text().replace('spire: "1.7"', 'spire: "1.9"')
+    runs = [Simulation(parse_scenario(text, "r3.yaml"), until=2 * 3600).run() for _ in range(2)]
+    a, b = (r.log.to_jsonl(r.clock) for r in runs)
+    assert a == b and "Fetched JWT SVID" in a
+    assert all(q.ok for q in runs[0].requests)
