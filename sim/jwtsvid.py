@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -129,12 +130,12 @@ def _b64url(data: bytes) -> str:
 def _b64url_decode(text: str) -> bytes:
     # go-jose decodes with RawURLEncoding after stripping padding; anything else fails.
     text = text.rstrip("=")
-    if any(c not in _B64URL_CHARS for c in text) or len(text) % 4 == 1:
+    if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
         raise ValueError("illegal base64 data")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-_B64URL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def _go_json(value: Any) -> bytes:
