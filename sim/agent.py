@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 import simpy
 
 from sim import ca
-from sim.bundle import Bundle
+from sim.bundle import Bundle, BundleSet
 from sim.clock import Clock
 from sim.eventlog import Logger
+from sim.jwtsvid import JWTSVID, JWTSVIDError, validate_token
 from sim.registration import RegistrationEntry, Selector, entries_for_agent, matches
 from sim.server import SpireServer
 from sim.spiffeid import SpiffeID, TrustDomain
@@ -85,6 +86,8 @@ class SpireAgent:
     _t0: float = 0.0
     # When each SVID (by serial) is due for rotation: drawn once, on the sync grid.
     _due: dict[int, float] = field(default_factory=dict)
+    # The JWT-SVID cache (manager.go jwtCache): by entry and audience.
+    _jwt_cache: dict[tuple[str, tuple[str, ...]], JWTSVID] = field(default_factory=dict)
 
     @property
     def legacy(self) -> bool:
@@ -298,3 +301,95 @@ class SpireAgent:
         if ident != sub.last:
             sub.last = ident
             sub.callback(update)
+
+    # -- JWT-SVIDs: the Workload API's FetchJWTSVID and ValidateJWTSVID ------------------------
+
+    def _jwt_expires_soon(self, svid: JWTSVID, now: float) -> bool:
+        """rotationutil.JWTSVIDExpiresSoon: expired, or ttl <= half the lifetime (iat to exp);
+        v1.9+ draws a jittered half-life U[0.9, 1.1) x lifetime/2 at each check."""
+        exp = self.clock.to_sim(svid.expiry)
+        if now >= exp:
+            return True
+        half = svid.lifetime / 2
+        if self.server.config.profile.rotation_jitter:
+            half = self.rng.uniform(0.9 * half, 1.1 * half)
+        return exp - now <= half
+
+    def fetch_jwt_svid(
+        self, selectors: tuple[Selector, ...], audience: tuple[str, ...]
+    ) -> JWTSVID | str:
+        """FetchJWTSVID for the workload's first identity: the cached token until it expires
+        soon, else a new one from the server (manager.go FetchJWTSVID); or the error text the
+        workload's client library reports."""
+        mine = [e for e in self.entries if matches(e.selectors, selectors)]
+        if not mine:
+            # handler.go FetchJWTSVID: no identities -> PermissionDenied.
+            return "rpc error: code = PermissionDenied desc = no identity issued"
+        entry, now = mine[0], self.env.now
+        key = (entry.entry_id, audience)
+        cached = self._jwt_cache.get(key)
+        if cached is not None and not self._jwt_expires_soon(cached, now):
+            return self._fetched(cached)
+        if self.server.running:
+            svid = self.server.sign_jwt_svid(
+                entry.spiffe_id, audience, ttl=float(entry.jwt_svid_ttl) or None
+            )
+        else:
+            # [simplified] the server's gRPC error when it is down is not reproduced.
+            svid = "the SPIRE server is unreachable"
+        if isinstance(svid, str):
+            # client.go NewJWTSVID, manager.go FetchJWTSVID, handler.go fetchJWTSVID.
+            error = f"failed to fetch JWT SVID: {svid}"
+            if cached is not None and now < self.clock.to_sim(cached.expiry):
+                self.log.warn(
+                    now,
+                    "Unable to renew JWT; returning cached copy",
+                    error=error,
+                    spiffe_id=str(entry.spiffe_id),
+                )
+                return self._fetched(cached)
+            if cached is not None:
+                error = f'unable to renew JWT for "{entry.spiffe_id}" (err={error})'
+            self.log.error(now, "Could not fetch JWT-SVID", error=error)
+            return f"rpc error: code = Unavailable desc = could not fetch JWT-SVID: {error}"
+        self._jwt_cache[key] = svid
+        self.issued += 1
+        return self._fetched(svid)
+
+    def _fetched(self, svid: JWTSVID) -> JWTSVID:
+        # handler.go fetchJWTSVID: Debug with the seconds left (time.Until(ExpiresAt)).
+        ttl = self.clock.to_sim(svid.expiry) - self.env.now
+        self.log.debug(self.env.now, "Fetched JWT SVID", ttl=ttl)
+        return svid
+
+    def jwt_bundles(self, selectors: tuple[Selector, ...]) -> BundleSet:
+        """The bundles FetchJWTBundles streams to a workload (its own trust domain's and the
+        federated ones its entries name: handler.go getWorkloadBundles), as they are now."""
+        update = self.update_for(selectors, quiet=True)
+        own = [] if update.bundle is None else [update.bundle]
+        return BundleSet.of([*own, *update.federated])
+
+    def validate_jwt_svid(
+        self, selectors: tuple[Selector, ...], token: str, audience: str, *, at_skew: float = 0.0
+    ) -> JWTSVID | str:
+        """ValidateJWTSVID (handler.go): SPIRE's jwtsvid.ValidateToken against a key store of
+        the caller's bundles; a failure is logged and returned as the gRPC error's text."""
+        bundles = self.jwt_bundles(selectors)
+        try:
+            return validate_token(
+                token,
+                bundles,
+                [audience],
+                at=self.clock.to_datetime(self.env.now + at_skew),
+                trust_domains=bundles.trust_domains(),
+                legacy=self.legacy,
+            )
+        except JWTSVIDError as exc:
+            # v0.9.2 handler.go logged the error and the token; HEAD the audience and error.
+            fields = (
+                {"error": str(exc), "svid": token}
+                if self.legacy
+                else {"audience": audience, "error": str(exc)}
+            )
+            self.log.warn(self.env.now, "Failed to validate JWT", **fields)
+            return f"rpc error: code = InvalidArgument desc = {exc}"

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from sim.spiffeid import TrustDomain
 
-__all__ = ["Bundle", "BundleError", "BundleSet", "BundleSource", "JWTAuthority"]
+__all__ = ["Bundle", "BundleError", "BundleSet", "BundleSource", "JWTAuthority", "PooledRoots"]
 
 _X509_SVID_USE = "x509-svid"
 _JWT_SVID_USE = "jwt-svid"
@@ -302,6 +302,29 @@ class BundleSet:
 
     def __contains__(self, trust_domain: object) -> bool:
         return trust_domain in self._index
+
+
+@dataclass(frozen=True, slots=True)
+class PooledRoots:
+    """UNSAFE, modelled to teach why it is wrong (failure story E4; go-spiffe#201,
+    spiffe/spiffe#375): a verifier that trusts the union of all its bundles' X.509 roots for
+    every trust domain, as a TLS stack given one CA file of every bundle does. A leaf claiming
+    trust domain A then verifies if it chains to *any* root, so whoever holds the CA key of one
+    federated domain can impersonate every other one.
+
+    >>> from sim.spiffeid import TrustDomain
+    >>> pool = PooledRoots(BundleSet.of([Bundle(TrustDomain("a.example"))]))
+    >>> pool.get_bundle_for_trust_domain(TrustDomain("b.example")) is None  # no roots at all
+    True
+    """
+
+    bundles: BundleSet
+
+    def get_bundle_for_trust_domain(self, trust_domain: TrustDomain) -> Bundle | None:
+        roots: list[x509.Certificate] = []
+        for b in self.bundles:
+            roots.extend(c for c in b.x509_authorities if c not in roots)
+        return Bundle(trust_domain, tuple(roots)) if roots else None
 
 
 def _b64url(data: bytes) -> str:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -46,6 +46,7 @@ __all__ = [
     "mint_x509_svid",
     "new_ec_key",
     "new_jwt_key",
+    "forge_x509_svid",
     "new_serial",
     "self_sign_x509_ca",
     "upstream_sign_x509_ca",
@@ -539,6 +540,28 @@ def mint_x509_svid(
     )
     leaf = _sign(builder, ca.private_key)
     return X509SVID(spiffe_id=spiffe_id, certificates=(leaf, *ca.chain), private_key=private_key)
+
+
+def forge_x509_svid(
+    ca: X509CA,
+    *,
+    spiffe_id: SpiffeID,
+    private_key: ec.EllipticCurvePrivateKey,
+    ttl: float,
+    now: datetime,
+    rng: random.Random,
+) -> X509SVID:
+    """What a thief of ``ca``'s key can sign: an SVID-shaped certificate for *any* SPIFFE ID,
+    another trust domain's included (SPIRE's member check is exactly what the theft skips).
+    Failure story E4: a verifier that pools the roots of several trust domains accepts it."""
+    return mint_x509_svid(
+        replace(ca, trust_domain=spiffe_id.trust_domain),
+        spiffe_id=spiffe_id,
+        private_key=private_key,
+        ttl=ttl,
+        now=now,
+        rng=rng,
+    )
 
 
 @dataclass(frozen=True, slots=True)

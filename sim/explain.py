@@ -753,9 +753,78 @@ def _handshake(ctx: _Context, req: RequestRecord) -> list[Cause]:
     return diagnose(ctx, req, m) or _unexplained(ctx, req)
 
 
+def _jwt_unknown_key(ctx: _Context, req: RequestRecord) -> list[Cause]:
+    """The validator's copy of the peer's bundle lacks the JWT key that signed the client's
+    token (R3): the token is the client's newest JWT-SVID, the copy its server's."""
+    h = ctx.history
+    held = h.delivery_at(req.workload, req.t)
+    validator = _target_workload(ctx, req.workload)
+    if held is None or held.spiffe_id is None or validator is None:
+        return []
+    token = h.jwt_at(held.spiffe_id, req.t)
+    if token is None:
+        return []
+    peer, kid, holder = token.trust_domain, token.key_id, ctx.td_of(validator)
+    signed = Cause(
+        "peer_authority",
+        f"{req.workload}'s JWT-SVID ({held.spiffe_id}, minted at {ctx.at(token.t)}) is signed "
+        f"with {peer}'s JWT key {kid}",
+        trust_domain=peer,
+        workload=req.workload,
+        spiffe_id=held.spiffe_id,
+        authority_id=kid,
+        times=(("minted", token.t),),
+    )
+    copy = ctx.copy_at(holder, peer, req.t)
+    if copy is None:
+        return [signed, *_why_no_copy(ctx, holder, peer, req.t)]
+    if kid in copy.jwt_ids:
+        # The server stored it; the validator's agent pushes it at its next 5 s sync.
+        return [signed, Cause(
+            "not_yet_delivered",
+            f"{holder}'s server has held {peer}'s JWT key {kid} since {ctx.at(copy.t)}, but "
+            f"{validator} had not received that copy from its agent yet; the agent's next sync "
+            "delivers it",
+            trust_domain=peer, workload=validator, authority_id=kid,
+            times=(("server_has", copy.t),),
+        )]  # fmt: skip
+    published = next((c.t for c in h.bundle_changes(peer, peer) if kid in c.jwt_ids), None)
+    activated = h.authority_event(peer, kid, "activated")
+    ok = [f for f in ctx.fetches(holder, peer) if f.ok and f.t <= req.t]
+    fetched = ok[-1].t if ok else copy.t
+    text = (f"{validator} validates with {holder}'s copy of {peer}'s bundle, last fetched at "
+            f"{ctx.at(fetched)}, which lacks JWT key {kid}")  # fmt: skip
+    times = [("fetched", fetched)]
+    news = []
+    if published is not None:
+        news.append(f"{peer} published it at {ctx.at(published)}")
+        times.append(("published", published))
+    if activated is not None:
+        news.append(f"signs with it since {ctx.at(activated.t)}")
+        times.append(("activated", activated.t))
+    if news:
+        text += ": " + " and ".join(news)
+    causes = [signed, Cause("stale_jwt_bundle", text, trust_domain=peer, workload=validator,
+                            authority_id=kid, times=tuple(times))]  # fmt: skip
+    causes += _polls_since(ctx, holder, peer, fetched, req.t)
+    fixed = next((c for c in h.bundle_changes(holder, peer) if c.t > req.t and kid in c.jwt_ids),
+                 None)  # fmt: skip
+    if fixed is None:
+        causes.append(Cause("not_fixed", f"{holder} still lacked it at the end of the run "
+                            f"({ctx.at(ctx.result.until)})", trust_domain=peer,
+                            authority_id=kid))  # fmt: skip
+    else:
+        causes.append(Cause("fixed", f"fixed when {holder} stored a copy with it at "
+                            f"{ctx.at(fixed.t)}, {_how(fixed.cause)}", trust_domain=peer,
+                            authority_id=kid, times=(("fixed", fixed.t),)))  # fmt: skip
+    return causes
+
+
 def _diagnose(ctx: _Context, req: RequestRecord) -> list[Cause]:
     if req.reason == "client_sidecar_not_ready":
         return _no_identity(ctx, req)
+    if req.reason == "jwt_unknown_authority":
+        return _jwt_unknown_key(ctx, req) or _unexplained(ctx, req)
     if req.reason.startswith("dial_"):
         return _dial(ctx, req)
     return _handshake(ctx, req)

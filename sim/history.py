@@ -104,6 +104,17 @@ class SvidIssued:
 
 
 @dataclass(frozen=True, slots=True)
+class JwtIssued:
+    """A server signed a JWT-SVID for ``spiffe_id`` with its JWT key ``key_id``."""
+
+    t: float
+    trust_domain: str
+    spiffe_id: str
+    key_id: str
+    expires: float
+
+
+@dataclass(frozen=True, slots=True)
 class SvidDelivered:
     """The Workload API pushed ``workload`` an update: its SVID and the trust domains whose
     bundles came with it (its own first)."""
@@ -154,6 +165,7 @@ class History:
     bundles: list[BundleChange] = field(default_factory=list)
     entries: list[EntryChange] = field(default_factory=list)
     svids: list[SvidIssued] = field(default_factory=list)
+    jwts: list[JwtIssued] = field(default_factory=list)
     deliveries: list[SvidDelivered] = field(default_factory=list)
     fetches: list[FetchAttempt] = field(default_factory=list)
     skews: list[ClockSkew] = field(default_factory=list)
@@ -206,6 +218,14 @@ class History:
         """The issue record of the SVID with this serial number (serials are 128-bit random)."""
         for rec in reversed(self.svids):
             if rec.serial == serial:
+                return rec
+        return None
+
+    def jwt_at(self, spiffe_id: str, t: float) -> JwtIssued | None:
+        """The newest JWT-SVID minted for ``spiffe_id`` at or before ``t`` (what the agent's
+        cache hands out: it replaces a token only with a newer one)."""
+        for rec in reversed(self.jwts):
+            if rec.t <= t and rec.spiffe_id == spiffe_id:
                 return rec
         return None
 

@@ -75,6 +75,9 @@ __all__ = [
     "GeneratedRoot",
     "HostPort",
     "HttpServerApp",
+    "JWTCheck",
+    "JWTTraffic",
+    "JWT_VALIDATORS",
     "Node",
     "Problem",
     "Profile",
@@ -325,10 +328,30 @@ class HostPort:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class JWTCheck:
+    """The server app requires a JWT-SVID bearer token for ``audience``, validated by
+    ``validator``: "go-spiffe" (the app, against its Workload API JWT bundles) or
+    "workload_api" (the agent's ValidateJWTSVID); None: the profile's (0.9: workload_api)."""
+
+    audience: str
+    validator: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HttpServerApp:
-    """``python -m http.server <port>``: answers GET with a directory listing."""
+    """``python -m http.server <port>``: answers GET with a directory listing; with ``jwt``,
+    only requests bearing a valid JWT-SVID (go-spiffe's spiffe-jwt example server)."""
 
     port: int
+    jwt: JWTCheck | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JWTTraffic:
+    """Each request carries ``Authorization: Bearer`` a JWT-SVID for ``audience``, fetched
+    from the Workload API (the agent's cache renews it at half-life)."""
+
+    audience: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -342,6 +365,10 @@ class Sidecar:
     allow_uris: tuple[SpiffeID, ...] = ()
     verify_uris: tuple[SpiffeID, ...] = ()
     unsafe_listen: bool = False
+    # "per_trust_domain" (go-spiffe) or the UNSAFE "pooled" (one root pool for all domains).
+    trust: str = "per_trust_domain"
+    # An attacker holding its trust domain's CA key presents this ID instead of its SVID.
+    forged_spiffe_id: SpiffeID | None = None
     line: int = _line()
 
 
@@ -361,6 +388,7 @@ class Traffic:
     curl: str
     every: float
     start: float
+    jwt: JWTTraffic | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -793,6 +821,10 @@ T = TypeVar("T")
 # A value that failed validation (its problem is already reported). Typed Any so that it can
 # stand in for any field while the walk goes on; no Scenario is built once a problem exists.
 _BAD: Any = object()
+# How a sidecar judges peers: go-spiffe's per-trust-domain bundles, or the UNSAFE root pool.
+SIDECAR_TRUST = ("per_trust_domain", "pooled")
+# Who validates a JWT-SVID at a server app (sim.jwtclient.VALIDATORS).
+JWT_VALIDATORS = ("go-spiffe", "workload_api")
 
 
 class _Map:
@@ -1716,13 +1748,32 @@ class _Reader:
         m = self.mapping(node, ("http_server",), ("http_server",))
         if m is None or m.get("http_server") is None:
             return _BAD
-        h = self.mapping(m.values["http_server"], ("port",), ("port",))
+        h = self.mapping(m.values["http_server"], ("port", "jwt"), ("port",))
         if h is None:
             return _BAD
-        return HttpServerApp(port=self.opt(h, "port", self.port, _BAD))
+        return HttpServerApp(
+            port=self.opt(h, "port", self.port, _BAD), jwt=self.opt(h, "jwt", self.jwt_check, None)
+        )
+
+    def jwt_check(self, node: YamlNode) -> JWTCheck:
+        m = self.mapping(node, ("audience", "validator"), ("audience",))
+        if m is None:
+            return _BAD
+        return JWTCheck(
+            audience=self.opt(m, "audience", self.audience, _BAD),
+            validator=self.opt(
+                m, "validator", lambda n: self.choice(n, "JWT validator", JWT_VALIDATORS), None
+            ),
+        )
+
+    def audience(self, node: YamlNode) -> str:
+        return self.string(node)  # any non-empty string (an `aud` value)
 
     def sidecar(self, node: YamlNode) -> Sidecar:
-        keys = ("ghostunnel", "listen", "target", "allow_uri", "verify_uri", "unsafe_listen")
+        keys = (
+            "ghostunnel", "listen", "target", "allow_uri", "verify_uri", "unsafe_listen",
+            "trust", "forged_spiffe_id",
+        )  # fmt: skip
         m = self.mapping(node, keys, ("ghostunnel", "listen", "target"))
         if m is None:
             return _BAD
@@ -1748,6 +1799,10 @@ class _Reader:
             allow_uris=self.opt(m, "allow_uri", lambda n: self.strings(n, self.spiffe_id), ()),
             verify_uris=self.opt(m, "verify_uri", lambda n: self.strings(n, self.spiffe_id), ()),
             unsafe_listen=self.opt(m, "unsafe_listen", self.boolean, False),
+            trust=self.opt(
+                m, "trust", lambda n: self.choice(n, "trust", SIDECAR_TRUST), "per_trust_domain"
+            ),
+            forged_spiffe_id=self.opt(m, "forged_spiffe_id", self.spiffe_id, None),
             line=node.start_mark.line + 1,
         )
 
@@ -1765,14 +1820,21 @@ class _Reader:
         )
 
     def traffic(self, workload_start: float, node: YamlNode) -> Traffic:
-        m = self.mapping(node, ("curl", "every", "start"), ("curl", "every"))
+        m = self.mapping(node, ("curl", "every", "start", "jwt"), ("curl", "every"))
         if m is None:
             return _BAD
         return Traffic(
             curl=self.opt(m, "curl", lambda n: self.checked(n, _url), _BAD),
             every=self.opt(m, "every", lambda n: self.duration(n, positive=True), _BAD),
             start=self.opt(m, "start", self.duration, workload_start),
+            jwt=self.opt(m, "jwt", self.jwt_traffic, None),
         )
+
+    def jwt_traffic(self, node: YamlNode) -> JWTTraffic:
+        m = self.mapping(node, ("audience",), ("audience",))
+        if m is None:
+            return _BAD
+        return JWTTraffic(audience=self.opt(m, "audience", self.audience, _BAD))
 
     def _node_name(self, text: str) -> str:
         if text not in self.node_names:

@@ -793,8 +793,34 @@ def _objects() -> dict[str, Any]:
         "http_server": _object(
             "http_server",
             "`python -m http.server <port>`: answers GET with a directory listing.",
-            {"port": _port("Port it listens on (the server sidecar's `--target`).")},
+            {
+                "port": _port("Port it listens on (the server sidecar's `--target`)."),
+                "jwt": _ref(
+                    "jwt_check",
+                    "Require a JWT-SVID bearer token on every request (go-spiffe's spiffe-jwt "
+                    "example server: `Invalid token: <err>` and 401 otherwise).",
+                    **{"x-default": "none"},
+                ),
+            },
             ("port",),
+        ),
+        "jwt_check": _object(
+            "jwt_check",
+            "How the server app validates the JWT-SVID a request bears.",
+            {
+                "audience": _string("The audience the token must carry (`aud`)."),
+                "validator": {
+                    "enum": ["go-spiffe", "workload_api"],
+                    "description": (
+                        "`go-spiffe`: the app runs go-spiffe v2 `jwtsvid.ParseAndValidate` "
+                        "against the JWT bundles its Workload API streams (own and federated); "
+                        "`workload_api`: it asks its agent (`ValidateJWTSVID`, SPIRE's own "
+                        'validator: `public key "<kid>" not found in trust domain ...`).'
+                    ),
+                    "x-default": 'SPIRE `"0.9"`: `workload_api`; otherwise `go-spiffe`',
+                },
+            },
+            ("audience",),
         ),
         "sidecar": _object(
             "sidecar",
@@ -821,6 +847,24 @@ def _objects() -> dict[str, Any]:
                 ),
                 "unsafe_listen": _bool(
                     "`--unsafe-listen`: let a client listen on a non-loopback address.", False
+                ),
+                "trust": {
+                    "enum": ["per_trust_domain", "pooled"],
+                    "default": "per_trust_domain",
+                    "description": (
+                        "How peers are verified. `per_trust_domain` (go-spiffe): a peer's chain "
+                        "only against the bundle of the trust domain its SPIFFE ID names. "
+                        "`pooled` is **UNSAFE** and exists to teach why (failure story E4): "
+                        "every bundle's roots in one pool, as with one CA file of all bundles, "
+                        "so any federated domain's CA can vouch for any other domain's IDs."
+                    ),
+                },
+                "forged_spiffe_id": _ref(
+                    "spiffe_id",
+                    "An attack (story E4): the sidecar presents a certificate for this SPIFFE "
+                    "ID, signed with its own trust domain's current CA key (a stolen CA), "
+                    "instead of the SVID the Workload API gives it.",
+                    **{"x-default": "none"},
                 ),
             },
             ("ghostunnel", "listen", "target"),
@@ -860,8 +904,20 @@ def _objects() -> dict[str, Any]:
                 "start": _ref(
                     "duration", "First request.", **{"x-default": "the workload's `start`"}
                 ),
+                "jwt": _ref(
+                    "jwt_traffic",
+                    "Send a JWT-SVID as `Authorization: Bearer` with each request.",
+                    **{"x-default": "none"},
+                ),
             },
             ("curl", "every"),
+        ),
+        "jwt_traffic": _object(
+            "jwt_traffic",
+            "A JWT-SVID fetched from the Workload API (`FetchJWTSVID`) for each request; the "
+            "agent serves its cached token until half its lifetime is left.",
+            {"audience": _string("The audience requested (the token's `aud`).")},
+            ("audience",),
         ),
         **_events(),
         "expectation": _object(

@@ -18,11 +18,11 @@ import simpy
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from sim import ca
+from sim import ca, jwtsvid
 from sim.bundle import Bundle, JWTAuthority
 from sim.clock import Clock, format_duration
 from sim.eventlog import Logger
-from sim.history import EntryChange, History, SvidIssued, x509_authority_id
+from sim.history import EntryChange, History, JwtIssued, SvidIssued, x509_authority_id
 from sim.profiles import SpireProfile, spire_profile
 from sim.registration import EntryStore, RegistrationEntry, RegistrationError
 from sim.spiffeid import SpiffeID, TrustDomain
@@ -137,6 +137,7 @@ class SpireServer:
     activations: int = 0  # X.509 CA activations, for the run summary
     # State changes for explain and analysis; the simulation shares one History across actors.
     history: History = field(default_factory=History)
+    jwt_minted: int = 0  # JWT-SVIDs signed, for the run summary
     _x509: _X509Slot = field(default_factory=lambda: _X509Slot("A"))
     _x509_next: _X509Slot = field(default_factory=lambda: _X509Slot("B"))
     _jwt: _JWTSlot = field(default_factory=lambda: _JWTSlot("A"))
@@ -581,6 +582,35 @@ class SpireServer:
                 self.clock.to_sim(svid.not_before),
                 self.clock.to_sim(svid.not_after),
                 x509_authority_id(self._x509.ca.certificate),
+            )
+        )
+        return svid
+
+    def sign_jwt_svid(
+        self, spiffe_id: SpiffeID, audience: tuple[str, ...], *, ttl: float | None = None
+    ) -> jwtsvid.JWTSVID | str:
+        """Sign a JWT-SVID with the active JWT key (ca.go SignWorkloadJWTSVID: exp capped at
+        the key's expiry); returns the server's error text when it cannot."""
+        if self._jwt.key is None:
+            return "JWT key is not available for signing"
+        try:
+            svid = jwtsvid.mint(
+                self._jwt.key,
+                spiffe_id=spiffe_id,
+                audience=audience,
+                ttl=ttl or DEFAULT_JWT_SVID_TTL,
+                now=self.now(),
+            )
+        except jwtsvid.JWTSVIDError as exc:
+            return str(exc)
+        self.jwt_minted += 1
+        self.history.jwts.append(
+            JwtIssued(
+                self.env.now,
+                self.trust_domain.name,
+                str(spiffe_id),
+                svid.key_id,
+                self.clock.to_sim(svid.expiry),
             )
         )
         return svid

@@ -27,6 +27,7 @@ from sim.clock import Clock, format_duration
 from sim.eventlog import EventLog, Logger
 from sim.federation import BundleClient, Relationship
 from sim.history import ClockSkew, History, SvidDelivered, x509_authority_id
+from sim.jwtclient import Rejection, fetch_token, validate_bearer
 from sim.network import Connection, Network, Pod
 from sim.registration import RegistrationEntry, Selector, new_entry_id, render_entry
 from sim.scenario import (
@@ -582,6 +583,7 @@ class Simulation:
             self.env, sc.mode, pod, sc.listen.port, sc.target.host, sc.target.port,
             tuple(str(u) for u in uris), self.style, logger,
         )  # fmt: skip
+        sidecar.pooled = sc.trust == "pooled"
         wl.sidecar = sidecar
         self.net.listen(pod, sc.listen.port)
         sidecar.start()
@@ -594,14 +596,22 @@ class Simulation:
             ]
             selectors += [f"k8s:pod-label:{k}:{v}" for k, v in spec.labels]
             wl.selectors = tuple(Selector.parse(s) for s in selectors)
-            wl.on_update = self._delivery(name, sidecar)
+            base = (
+                sidecar.on_update
+                if sc.forged_spiffe_id is None
+                else self._forging(sidecar, world, sc.forged_spiffe_id)
+            )
+            wl.on_update = self._delivery(name, sidecar, base)
             wl.agent.subscribe(wl.selectors, wl.on_update)
 
-    def _delivery(self, name: str, sidecar: Ghostunnel) -> Callable[[WorkloadUpdate], None]:
-        """The sidecar's Workload API callback, recording what the workload holds after it."""
+    def _delivery(
+        self, name: str, sidecar: Ghostunnel, base: Callable[[WorkloadUpdate], None]
+    ) -> Callable[[WorkloadUpdate], None]:
+        """The sidecar's Workload API callback ``base``, recording what the workload holds
+        after it."""
 
         def on_update(update: WorkloadUpdate) -> None:
-            sidecar.on_update(update)
+            base(update)
             svid = sidecar.svid
             self.history.deliveries.append(
                 SvidDelivered(
@@ -617,6 +627,23 @@ class Simulation:
                     ),
                 )
             )  # fmt: skip
+
+        return on_update
+
+    def _forging(self, sidecar: Ghostunnel, world: _TrustDomainWorld, spiffe_id: SpiffeID):  # noqa: ANN202
+        """Story E4's attacker: on every Workload API update, swap the SVID for a certificate
+        claiming ``spiffe_id``, signed with the own server's current CA key (stolen)."""
+        forge_rng = rng.stream(self.seed, f"forge/{sidecar.pod.namespace}/{spiffe_id}")
+        server = world.server
+
+        def on_update(update) -> None:  # noqa: ANN001 - a WorkloadUpdate
+            sidecar.on_update(update)
+            if sidecar.svid is not None and server.x509_ca is not None:
+                sidecar.svid = ca.forge_x509_svid(
+                    server.x509_ca, spiffe_id=spiffe_id, private_key=ca.new_ec_key(forge_rng),
+                    ttl=server.config.svid_ttl, now=self.clock.to_datetime(self.env.now),
+                    rng=forge_rng,
+                )  # fmt: skip
 
         return on_update
 
@@ -690,6 +717,31 @@ class Simulation:
                 return sc
         return None
 
+    def _app_logger(self, wl: _WorkloadWorld, what: str) -> Logger:
+        assert wl.pod is not None
+        return self.log.logger(
+            f"{wl.pod.namespace}/{wl.pod.name}/{what}", host=wl.pod.node, component=what,
+            trust_domain=wl.spec.trust_domain.name, style="golog",
+        )  # fmt: skip
+
+    def _jwt_app(self, token: str | None) -> Callable[[Ghostunnel, float], Rejection | None]:
+        """The backend behind a server sidecar checks the bearer token (when its app says
+        `jwt:`), at its node's clock."""
+
+        def check(server: Ghostunnel, t: float) -> Rejection | None:
+            wl = next((w for w in self.workloads.values() if w.sidecar is server), None)
+            if wl is None or wl.spec.app is None or wl.spec.app.jwt is None or wl.pod is None:
+                return None
+            jwt = wl.spec.app.jwt
+            validator = jwt.validator or ("workload_api" if self.legacy else "go-spiffe")
+            return validate_bearer(
+                token, audience=jwt.audience, validator=validator, agent=wl.agent,
+                selectors=wl.selectors, log=self._app_logger(wl, "app"), t=t,
+                skew=self.skews.get(wl.pod.node),
+            )  # fmt: skip
+
+        return check
+
     def _curl(self, name: str):  # noqa: ANN202 - a SimPy process
         wl = self.workloads[name]
         traffic = wl.spec.traffic
@@ -705,9 +757,20 @@ class Simulation:
                         f"{wl.pod.namespace}/{wl.pod.name}/curl", host=wl.pod.node,
                         component="curl", trust_domain=wl.spec.trust_domain.name, style="curl",
                     )  # fmt: skip
+                token: str | None = None
+                if traffic.jwt is not None:
+                    got = fetch_token(wl.agent, wl.selectors, traffic.jwt.audience,
+                                      self._app_logger(wl, "client"), self.env.now)  # fmt: skip
+                    if isinstance(got, str):
+                        self.requests.append(
+                            RequestRecord(self.env.now, name, False, "jwt_fetch", 0, (got,))
+                        )
+                        yield self.env.timeout(traffic.every)
+                        continue
+                    token = got.token
                 out: RequestOutcome = request(
                     self.env, wl.sidecar, self.net.dial, self._sidecar_at, curl, self.clock,
-                    self.cache, self.skews.get,
+                    self.cache, self.skews.get, app=self._jwt_app(token),
                 )  # fmt: skip
                 self.requests.append(
                     RequestRecord(

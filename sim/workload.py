@@ -17,9 +17,10 @@ from typing import Any
 import simpy
 
 from sim.agent import WorkloadUpdate
-from sim.bundle import Bundle, BundleSet
+from sim.bundle import Bundle, BundleSet, BundleSource, PooledRoots
 from sim.clock import Clock
 from sim.eventlog import Logger
+from sim.jwtclient import Rejection
 from sim.mtls import HandshakeVerdict, Peer, ghostunnel_acl, handshake
 from sim.network import Connection, DialError, Pod
 from sim.x509svid import X509SVID, VerificationCache, VerifyStyle
@@ -48,6 +49,8 @@ class Ghostunnel:
     svid: X509SVID | None = None
     bundles: BundleSet = field(default_factory=BundleSet)
     ready: bool = False
+    # UNSAFE `trust: pooled`: judge every peer against the union of all roots (story E4).
+    pooled: bool = False
 
     def start(self) -> None:
         self.log.info(self.env.now, f"starting ghostunnel in {self.mode} mode")
@@ -91,9 +94,10 @@ class Ghostunnel:
 
     def peer(self) -> Peer:
         assert self.svid is not None
+        trusted: BundleSource = PooledRoots(self.bundles) if self.pooled else self.bundles
         return Peer(
             svid=self.svid,
-            bundles=self.bundles,
+            bundles=trusted,
             authorizer=ghostunnel_acl(self.acl, server=self.mode == "server"),
             style=self.style,
         )
@@ -131,9 +135,11 @@ def request(
     clock: Clock,
     cache: VerificationCache,
     skew: Callable[[str], float] = lambda _node: 0.0,
+    app: Callable[[Ghostunnel, float], Rejection | None] | None = None,
 ) -> RequestOutcome:
     """One `curl http://localhost:<listen>/` through both sidecars at the current instant;
-    ``skew(node)`` is how far that node's clock is ahead of true time."""
+    ``skew(node)`` is how far that node's clock is ahead of true time. ``app(server, t)`` is
+    the backend's own check of the request (a JWT-SVID bearer token) once the tunnel is up."""
     now = env.now
     said: list[str] = []
     speakers: list[str] = []  # who said each line: "client" | "server" (ghostunnel), "curl"
@@ -229,5 +235,10 @@ def request(
     server.log.info(now + conn.latency, f"opening pipe: {server_pipe}")
     server.log.info(now + conn.latency, f"closed pipe: {server_pipe}")
     client.log.info(now + 2 * conn.latency, f"closed pipe: {client_pipe}")
+    rejected = None if app is None else app(server, now + conn.latency)
+    if rejected is not None:
+        # curl without -f prints the response and exits 0; the request still failed.
+        curl_log.info(now + 2 * conn.latency, rejected.status)
+        return RequestOutcome(False, rejected.reason, 0, (*rejected.errors, rejected.status))
     curl_log.info(now + 2 * conn.latency, "HTTP/1.0 200 OK")
     return RequestOutcome(True, "ok", **met)

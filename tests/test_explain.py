@@ -89,6 +89,7 @@ EXPECTED = {
     "e1-no-federates-with.yaml": "missing_federates_with",
     "e2-federates-with-unknown-domain.yaml": "unknown_federated_domain",
     "r4-partition-during-rotation.yaml": "stale_bundle",
+    "r3-refresh-hint-ignores-jwt-keys.yaml": "stale_jwt_bundle",
 }
 
 
@@ -168,6 +169,25 @@ def test_r4_instants_come_from_the_configuration() -> None:
     # A request at the very instant of the refresh still fails: the agent has not pushed it.
     assert [x.kind for x in found[1:]] == ["not_yet_delivered"]
     assert found[1].first == 22 * H
+
+
+def test_r3_names_the_jwt_key_the_copy_lacks() -> None:
+    r = _run("failures/r3-refresh-hint-ignores-jwt-keys.yaml")
+    found = explain(r)
+    e = found[0]
+    assert e.kind == "stale_jwt_bundle"
+    signed = _causes(e, "peer_authority")[0]
+    stale = _causes(e, "stale_jwt_bundle")[0]
+    # The key that signed the client's token is the one bar activated second, at 5/6 of the
+    # 24h JWT key lifetime on the 10 s tick; its publication came at 1/2 (12h10s).
+    kid = list(r.history.authority_steps("bar.example.com", "jwt"))[1]
+    assert signed.authority_id == stale.authority_id == kid
+    assert stale.time("activated") == 20 * H + 10 and stale.time("published") == 12 * H + 10
+    # foo polls bar every 24 h (a 4-day hint from a 40-day root, polled at a quarter): the
+    # copy of 0h lacks the key until the poll at 24h.
+    assert stale.time("fetched") == 0
+    assert _causes(e, "fixed")[0].time("fixed") == 24 * H
+    assert stale.time("activated") <= e.first and e.last < 24 * H
 
 
 def test_stale_refresh_hint_is_fixed_at_the_next_poll() -> None:

@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "webpki": 0,
     "profiles": 0,
     "registration": 0,
+    "jwtsvid": 0,
     # L1 runtime: no SPIRE concepts.
     "clock": 1,
     "eventlog": 1,
@@ -31,6 +32,7 @@ LAYERS: dict[str, int] = {
     "federation": 2,
     "agent": 2,
     "workload": 2,
+    "jwtclient": 2,
     "sidecar": 2,
     # L3 assembly & I/O.
     "scenario": 3,
