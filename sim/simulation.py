@@ -733,7 +733,16 @@ class Simulation:
         port = world.server.config.bundle_endpoint_port
         assert port is not None  # the loader refuses the event otherwise
         pod = world.server_pod
-        if ev.do == "bundle_endpoint_down":
+        listening = port in self.net.listening(pod)
+        down = ev.do == "bundle_endpoint_down"
+        if listening != down:
+            state = "not listening" if down else "already listening"
+            self._net_log().warn(
+                self.env.now,
+                f"{ev.do} {ev.trust_domain.name}: {state} on {pod.ip}:{port}; nothing changed",
+            )
+            return
+        if down:
             self.net.unlisten(pod, port)
             what = "down: nothing accepts on"
         else:

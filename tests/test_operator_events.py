@@ -479,3 +479,17 @@ def test_federation_refresh_needs_1_1() -> None:
                         "foo.example.com, peer: bar.example.com}\n", 1)  # fmt: skip
     with pytest.raises(ScenarioError, match="federation_refresh needs profile spire"):
         parse_scenario(text, "seed.yaml")
+
+
+def test_bundle_endpoint_events_that_change_nothing_say_so() -> None:
+    events = (
+        "  - {at: 1h, do: bundle_endpoint_up, trust_domain: bar.example.com}\n"
+        "  - {at: 1h1m, do: bundle_endpoint_down, trust_domain: bar.example.com}\n"
+        "  - {at: 1h2m, do: bundle_endpoint_down, trust_domain: bar.example.com}\n"
+    )
+    r = _run(events, duration="1h5m")
+    assert [(rec.level, rec.msg.split(":")[0]) for rec in r.log.find(component="network")] == [
+        ("warn", "bundle_endpoint_up bar.example.com"),
+        ("info", "bundle endpoint of bar.example.com down"),
+        ("warn", "bundle_endpoint_down bar.example.com"),
+    ]
