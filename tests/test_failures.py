@@ -324,3 +324,39 @@ def test_r1_fixed_by_a_short_hint() -> None:
     r = _run(path, text)
     assert r.requests and all(q.ok for q in r.requests)
     assert not all(o.passed for o in check(r))
+
+
+@pytest.mark.parametrize(
+    ("fault", "cause"),
+    [
+        (
+            "  - {at: 11h, do: dns_failure, name: spire-server.bar.svc.cluster.local, for: 11h}\n",
+            "dial tcp: lookup spire-server.bar.svc.cluster.local on 10.96.0.10:53: no such host",
+        ),
+        (
+            "  - {at: 11h, do: bundle_endpoint_down, trust_domain: bar.example.com}\n"
+            "  - {at: 22h, do: bundle_endpoint_up, trust_domain: bar.example.com}\n",
+            ":8443: connect: connection refused",
+        ),
+    ],
+    ids=["dns-failure", "endpoint-down"],
+)
+def test_r4_other_ways_to_lose_the_endpoint(fault: str, cause: str) -> None:
+    """Catalog R4 names a DNS failure and a down endpoint besides the partition: the same
+    window of failures, with each fault's own error line in foo's server log."""
+    path = DIR / "r4-partition-during-rotation.yaml"
+    text = path.read_text()
+    cut = (
+        "  - {at: 11h, do: partition, between: [foo/spire-server, bar/spire-server]}\n"
+        "  - {at: 22h, do: heal, between: [foo/spire-server, bar/spire-server]}\n"
+    )
+    assert cut in text
+    r = _run(path, text.replace(cut, fault))
+    polls_failed = r.log.find(instance="foo/spire-server-0", msg="Error updating bundle")
+    # every 75 s poll from 11h (a multiple of 75 s) to before 22h fails, with the fault's text
+    assert [rec.t for rec in polls_failed] == [float(t) for t in range(11 * H, 22 * H, 75)]
+    assert all(rec.field("error").endswith(cause) for rec in polls_failed)
+    first_use = _first_signing(r, 20 * H + 10)
+    refresh = 22 * H  # the first poll after the fault ends
+    failed = [q.t for q in r.requests if not q.ok]
+    assert failed == [q.t for q in r.requests if first_use < q.t <= refresh + 5]
