@@ -23,7 +23,7 @@ from sim.clock import Clock
 from sim.eventlog import Logger
 from sim.jwtsvid import JWTSVID, JWTSVIDError, validate_token
 from sim.registration import RegistrationEntry, Selector, entries_for_agent, matches
-from sim.server import SpireServer
+from sim.server import SpireServer, signed_by
 from sim.spiffeid import SpiffeID, TrustDomain
 from sim.x509svid import X509SVID
 
@@ -88,6 +88,11 @@ class SpireAgent:
     _due: dict[int, float] = field(default_factory=dict)
     # The JWT-SVID cache (manager.go jwtCache): by entry and audience.
     _jwt_cache: dict[tuple[str, tuple[str, ...]], JWTSVID] = field(default_factory=dict)
+    # Tainted authorities already acted on, and whether the agent SVID must rotate at the next
+    # check (spire@HEAD pkg/agent/manager/sync.go processTaintedAuthorities; v1.11+).
+    _seen_tainted_x509: set[str] = field(default_factory=set)
+    _seen_tainted_jwt: set[str] = field(default_factory=set)
+    _agent_svid_tainted: bool = False
 
     @property
     def legacy(self) -> bool:
@@ -179,6 +184,9 @@ class SpireAgent:
         return due
 
     def _next_rotation(self) -> float | None:
+        if self._agent_svid_tainted or any(e.entry_id not in self.svids for e in self.entries):
+            # A tainted agent SVID, or SVIDs dropped as tainted: redone at the next sync.
+            return self._tick(self.env.now, strictly_after=True)
         times = [self._rotation_due(s) for s in self.svids.values()]
         if self.svid is not None:
             times.append(self._rotation_due(self.svid))
@@ -186,7 +194,10 @@ class SpireAgent:
 
     def _sync(self) -> None:
         now = self.env.now
-        if self.svid is not None and now >= self._rotation_due(self.svid):
+        if self.svid is not None and (
+            self._agent_svid_tainted or now >= self._rotation_due(self.svid)
+        ):
+            self._agent_svid_tainted = False
             self._due.pop(self.svid.serial_number, None)
             self.svid = self.server.sign_x509_svid(self.agent_id, ca.new_ec_key(self.rng))
             self.issued += 1
@@ -202,16 +213,28 @@ class SpireAgent:
             if e.entry_id not in known:
                 self.svids.pop(e.entry_id, None)
                 self.log.debug(now, "Entry removed", entry=e.entry_id, spiffe_id=str(e.spiffe_id))
-        before = {e.entry_id for e in self.entries}
+        before = {e.entry_id: e for e in self.entries}
+        outdated: set[str] = set()
         for e in authorized:
             if e.entry_id not in before:
                 self.log.debug(now, "Entry created", entry=e.entry_id, spiffe_id=str(e.spiffe_id))
+            elif before[e.entry_id].revision_number != e.revision_number:
+                self.log.debug(now, "Entry updated", entry=e.entry_id, spiffe_id=str(e.spiffe_id))
+                # 1.x re-signs an SVID whose entry's revision changed ("Updating SVIDs with
+                # outdated attributes in cache", pkg/agent/manager/sync.go since v1.0); v0.9.2
+                # waited for the SVID's rotation.
+                if not self.legacy and e.entry_id in self.svids:
+                    outdated.add(e.entry_id)
+        if outdated:
+            self.log.debug(now, "Updating SVIDs with outdated attributes in cache",
+                           outdated_svids=len(outdated))  # fmt: skip
         self.entries = authorized
         self._update_bundles()
         for e in authorized:
             current = self.svids.get(e.entry_id)
             if current is not None and now < self._rotation_due(current):
-                continue
+                if e.entry_id not in outdated:
+                    continue
             if current is not None:
                 self._due.pop(current.serial_number, None)
             fields: dict = {}
@@ -248,6 +271,56 @@ class SpireAgent:
                 )
         for sub in self.subscribers:
             self._push(sub)
+        # After the pushes: a dropped SVID is not withdrawn from workloads, only replaced.
+        self._process_tainted()
+
+    def _process_tainted(self) -> None:
+        """The server's tainted authorities, as the agent learns them at a sync: workload SVIDs
+        signed by one are dropped (re-signed at the next sync) and the agent SVID is marked for
+        rotation (spire@HEAD pkg/agent/manager/sync.go processTaintedAuthorities,
+        cache/x509_lru_cache.go TaintX509SVIDs/processTaintedSVIDs, svid/rotator.go
+        NotifyTaintedAuthorities). SPIRE drops them in a goroutine racing this sync; the model
+        drops them after it, so the new SVIDs come one sync (5 s) later."""
+        now = self.env.now
+        tainted = self.server.tainted_x509
+        new = sorted(set(tainted) - self._seen_tainted_x509)
+        if new:
+            self.log.debug(
+                now, "New tainted X.509 authorities found", subject_key_ids=",".join(new)
+            )
+            roots = [tainted[k] for k in new]
+            cached = sorted(self.svids)
+            if not cached:
+                self.log.debug(now, "No SVID entries to process for tainted X.509 authorities")
+            else:
+                self.log.debug(
+                    now,
+                    "Scheduled rotation for SVID entries due to tainted X.509 authorities",
+                    count=len(cached),
+                )
+                dropped = 0
+                for entry_id in cached:
+                    if any(signed_by(self.svids[entry_id].certificates, r) for r in roots):
+                        self._due.pop(self.svids.pop(entry_id).serial_number, None)
+                        dropped += 1
+                self.log.info(now, "Tainted X.509 SVIDs", tainted_x509_svids=dropped)
+                self.log.info(now, "Finished processing all tainted entries")
+            if self.svid is not None:
+                if self._agent_svid_tainted:
+                    self.log.debug(now, "Agent SVID already tainted")
+                elif any(signed_by(self.svid.certificates, r) for r in roots):
+                    self.log.info(
+                        now, "Agent SVID is tainted by a root authority, forcing rotation"
+                    )
+                    self._agent_svid_tainted = True
+            self._seen_tainted_x509.update(new)
+        new_jwt = sorted(self.server.tainted_jwt - self._seen_tainted_jwt)
+        if new_jwt:
+            # No JWT-SVID cache is modelled: nothing else to drop.
+            self.log.debug(
+                now, "New tainted JWT authorities found", jwt_authority_key_ids=",".join(new_jwt)
+            )
+            self._seen_tainted_jwt.update(new_jwt)
 
     def _update_bundles(self) -> None:
         wanted: dict[TrustDomain, Bundle | None] = {self.server.trust_domain: self.server.bundle}

@@ -188,8 +188,10 @@ class _Context:
 _HOW = {
     "bundle_client": "fetched by its bundle client",
     "bundle_set": "by `spire-server bundle set`",
+    "federation_refresh": "by `spire-server federation refresh`",
     "rotation": "by its CA rotation",
     "prune": "by pruning",
+    "localauthority": "by a `localauthority` / `upstreamauthority` operation",
 }
 
 

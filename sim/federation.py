@@ -165,28 +165,68 @@ class BundleClient:
             trust_domain=td.name,
         )
         local = self.server.federated.get(td)
+        stored, error = self._update_bundle()
+        if error is not None:
+            self._fail(error)
+            return next_refresh_in(local)
+        if stored is None:
+            return next_refresh_in(local)
+        self.last_refresh = self.env.now
+        self.log.info(
+            self.env.now, "Bundle refreshed", subsystem_name="bundle_client", trust_domain=td.name
+        )
+        return next_refresh_in(stored)
+
+    def refresh_now(self) -> str | None:
+        """`spire-server federation refresh`: the manager's RefreshBundleFor runs the updater
+        once, outside the polling loop: no poll lines, no "Bundle refreshed", the next poll
+        stays scheduled (spire@HEAD pkg/server/bundle/client/manager.go RefreshBundleFor).
+        Returns the error text, or None."""
+        stored, error = self._update_bundle(cause="federation_refresh")
+        if error is not None:
+            self.failures += 1
+            self.last_error = error
+        elif stored is not None:
+            self.last_refresh = self.env.now
+        self._record_poll(self.next_poll if self.next_poll is not None else self.env.now)
+        return error
+
+    def _record_poll(self, next_poll: float) -> None:
+        self.server.history.fetches.append(
+            FetchAttempt(
+                self.env.now,
+                self.server.trust_domain.name,
+                self.relationship.trust_domain.name,
+                self.last_error is None,
+                self.last_error or "",
+                next_poll,
+            )
+        )
+
+    def _update_bundle(self, cause: str = "bundle_client") -> tuple[Bundle | None, str | None]:
+        """updater.go UpdateBundle: fetch and authenticate the peer's bundle and store it when
+        it changed. Returns (the stored endpoint bundle or None, the error text or None)."""
+        td = self.relationship.trust_domain
+        local = self.server.federated.get(td)
         web = self.relationship.profile == "https_web"
         auth_bundle = None
         if not web:
             assert self.relationship.endpoint_spiffe_id is not None
             auth_bundle = self.server.bundle_for(self.relationship.endpoint_spiffe_id.trust_domain)
             if auth_bundle is None:
-                self._fail(
+                return None, (
                     "local bundle not found"
                     if self.legacy
                     else "can't perform SPIFFE Authentication: local copy of bundle not found"
                 )
-                return next_refresh_in(local)
         conn = self.dial(self.relationship.address, self.relationship.port)
         if isinstance(conn, DialError):
-            self._fail(self._fetch_error(conn.text))
-            return next_refresh_in(local)
+            return None, self._fetch_error(conn.text)
         peer = self.endpoint_at(conn)
         if peer is None or peer.svid is None or peer.bundle is None:
-            self._fail(
-                self._fetch_error(f"dial tcp {conn.remote_addr}: connect: connection refused")
+            return None, self._fetch_error(
+                f"dial tcp {conn.remote_addr}: connect: connection refused"
             )
-            return next_refresh_in(local)
         at = self.clock.to_datetime(self.env.now)
         if web:
             failure = self._check_web(peer.endpoint_certificates(), at)
@@ -194,42 +234,27 @@ class BundleClient:
             assert auth_bundle is not None
             failure = self._check_spiffe(peer.endpoint_certificates(), auth_bundle, at)
         if failure is not None:
-            self._fail(failure)
-            return next_refresh_in(local)
+            return None, failure
         try:
             fetched = Bundle.from_jwks(td, peer.served_document())
         except BundleError as exc:
-            self._fail(self._fetch_error(str(exc)))
-            return next_refresh_in(local)
+            return None, self._fetch_error(str(exc))
         self.last_error = None
         self.last_success = self.env.now
         every_poll = self.server.config.profile.refresh_every_poll
         if not every_poll and local is not None and _proto_equal(local, fetched):
-            return next_refresh_in(local)
+            return None, None
         if every_poll:
             # >= v1.6.4: Decode drops the sequence, so every poll stores and logs (spire-facts 5.1).
             fetched = fetched.with_sequence_number(None)
-        self.server.set_federated_bundle(fetched, cause="bundle_client")
-        self.last_refresh = self.env.now
-        self.log.info(
-            self.env.now, "Bundle refreshed", subsystem_name="bundle_client", trust_domain=td.name
-        )
-        return next_refresh_in(fetched)
+        self.server.set_federated_bundle(fetched, cause=cause)
+        return fetched, None
 
     def run(self):  # noqa: ANN201 - a SimPy process
         while True:
             wait = self._update()
             self.next_poll = self.env.now + wait
-            self.server.history.fetches.append(
-                FetchAttempt(
-                    self.env.now,
-                    self.server.trust_domain.name,
-                    self.relationship.trust_domain.name,
-                    self.last_error is None,
-                    self.last_error or "",
-                    self.next_poll,
-                )
-            )
+            self._record_poll(self.next_poll)
             self.log.debug(
                 self.env.now,
                 "Scheduling next bundle refresh",

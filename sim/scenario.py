@@ -48,6 +48,13 @@ from sim.registration import Selector
 from sim.spiffeid import SpiffeID, SpiffeIDError, TrustDomain
 
 __all__ = [
+    "UpstreamReplaceEvent",
+    "LatencyEvent",
+    "FederationRefreshEvent",
+    "EntryUpdateEvent",
+    "DnsFailureEvent",
+    "BundleEndpointEvent",
+    "AuthorityEvent",
     "AGENT_SYNC_INTERVAL",
     "Agent",
     "BundleEndpoint",
@@ -482,6 +489,97 @@ class ClockSkewEvent:
     line: int = _line()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthorityEvent:
+    """``spire-server localauthority <kind> <action>`` or ``upstreamauthority <action>`` on
+    ``trust_domain``'s server. ``authority`` is an authority ID (an X.509 SKI in hex, a JWT key
+    ID) or a slot: ``current``, or ``old`` / ``prepared`` / ``next`` (all three: the slot that
+    is not current; SPIRE checks its status); empty for ``prepare``."""
+
+    do: str  # "localauthority" | "upstreamauthority"
+    at: float
+    trust_domain: TrustDomain
+    kind: str  # "x509" | "jwt"
+    action: str  # prepare | activate | taint | revoke
+    authority: str = ""
+    line: int = _line()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamReplaceEvent:
+    """The disk UpstreamAuthority's cert and key files are replaced by a new root (made like
+    the generated roots); SPIRE uses it at its next X.509 CA preparation."""
+
+    do: ClassVar[str] = "upstream_ca_replace"
+    at: float
+    trust_domain: TrustDomain
+    root: GeneratedRoot
+    line: int = _line()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FederationRefreshEvent:
+    """``spire-server federation refresh -id spiffe://<peer>`` on ``trust_domain``'s server."""
+
+    do: ClassVar[str] = "federation_refresh"
+    at: float
+    trust_domain: TrustDomain
+    peer: TrustDomain
+    line: int = _line()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BundleEndpointEvent:
+    """``bundle_endpoint_down``: the server's bundle endpoint stops listening (its port is
+    closed, the server keeps running); ``bundle_endpoint_up`` opens it again."""
+
+    do: str  # "bundle_endpoint_down" | "bundle_endpoint_up"
+    at: float
+    trust_domain: TrustDomain
+    line: int = _line()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DnsFailureEvent:
+    """Lookups of the DNS name ``name`` (fully qualified) fail for ``duration`` seconds:
+    ``nxdomain`` (no such host), ``servfail`` (server misbehaving) or ``timeout``."""
+
+    do: ClassVar[str] = "dns_failure"
+    at: float
+    name: str
+    duration: float
+    mode: str = "nxdomain"
+    line: int = _line()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LatencyEvent:
+    """From ``at`` on, the link from ``place`` (a node, the cluster, a server or workload pod)
+    to its parent has this one-way latency, in seconds."""
+
+    do: ClassVar[str] = "latency"
+    at: float
+    place: str
+    latency: float
+    line: int = _line()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EntryUpdateEvent:
+    """``spire-server entry update`` of the entries with ``spiffe_id``: the fields given
+    replace the entry's (None: unchanged); agents pick the change up at their next sync."""
+
+    do: ClassVar[str] = "entry_update"
+    at: float
+    trust_domain: TrustDomain
+    spiffe_id: SpiffeID
+    selectors: tuple[Selector, ...] | None = None
+    federates_with: tuple[TrustDomain, ...] | None = None
+    dns_names: tuple[str, ...] | None = None
+    ttl: float | None = None
+    line: int = _line()
+
+
 Event: TypeAlias = (
     BundleSetEvent
     | EntryDeleteEvent
@@ -489,6 +587,13 @@ Event: TypeAlias = (
     | WorkloadRestartEvent
     | NetworkEvent
     | ClockSkewEvent
+    | AuthorityEvent
+    | UpstreamReplaceEvent
+    | FederationRefreshEvent
+    | BundleEndpointEvent
+    | DnsFailureEvent
+    | LatencyEvent
+    | EntryUpdateEvent
 )
 
 
@@ -864,7 +969,30 @@ _EVENT_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "partition": (("between",), ("between",)),
     "clock_skew": (("node", "by"), ("node", "by")),
     "heal": (("between",), ("between",)),
+    "localauthority": (
+        ("trust_domain", "kind", "action", "authority"),
+        ("trust_domain", "kind", "action"),
+    ),
+    "upstreamauthority": (("trust_domain", "action", "authority"), ("trust_domain", "action")),
+    "upstream_ca_replace": (("trust_domain", "generate"), ("trust_domain", "generate")),
+    "federation_refresh": (("trust_domain", "peer"), ("trust_domain", "peer")),
+    "bundle_endpoint_down": (("trust_domain",), ("trust_domain",)),
+    "bundle_endpoint_up": (("trust_domain",), ("trust_domain",)),
+    "dns_failure": (("name", "for", "mode"), ("name", "for")),
+    "latency": (("place", "latency"), ("place", "latency")),
+    "entry_update": (
+        ("trust_domain", "spiffe_id", "selectors", "federates_with", "dns_names", "ttl"),
+        ("trust_domain", "spiffe_id"),
+    ),
 }
+# SPIRE releases that brought a command, for the loader's refusals (spire tags: the
+# localauthority/upstreamauthority CLI appears in v1.11.0, `federation refresh` in v1.1.0).
+_LOCALAUTHORITY_PROFILES = ("1.x",)
+_OPERATOR_EVENTS = (
+    "localauthority", "upstreamauthority", "upstream_ca_replace", "federation_refresh",
+    "bundle_endpoint_down", "bundle_endpoint_up", "entry_update",
+)  # fmt: skip
+_FEDERATION_REFRESH_PROFILES = ("1.7", "1.8", "1.9", "1.x")
 _ALL_EVENT_KEYS = ("at", "do", *sorted({k for keys, _ in _EVENT_KEYS.values() for k in keys}))
 
 
@@ -885,6 +1013,8 @@ class _Reader:
         self.places: set[str] = set()
         self.node_names: set[str] = set()
         self.run_duration: float | None = None
+        self.spire_version: str | None = None
+        self.domain_specs: dict[str, Any] = {}
 
     # -- reporting and composing --
 
@@ -1238,6 +1368,12 @@ class _Reader:
         domains = self.opt(m, "trust_domains", lambda n: self.trust_domains(n, profile), ())
         workloads = self.opt(m, "workloads", self.workloads, ())
         self.places = _places(cluster, domains, workloads)
+        self.spire_version = getattr(profile, "spire", None)
+        self.domain_specs = {
+            spec.trust_domain.name: spec
+            for spec in (domains if isinstance(domains, tuple) else ())
+            if isinstance(getattr(spec, "trust_domain", None), TrustDomain)
+        }
         self.node_names = {
             n.name
             for n in getattr(cluster, "nodes", ())
@@ -2057,7 +2193,11 @@ class _Reader:
 
             workload = self.opt(m, "workload", lambda n: self.checked(n, known_workload), _BAD)
             return WorkloadRestartEvent(at=at, workload=workload, line=line)
+        if kind in ("dns_failure", "latency"):
+            return self.network_fault(kind, m, at, line)
         td = self.opt(m, "trust_domain", self.known_domain, _BAD)
+        if kind in _OPERATOR_EVENTS:
+            return self.operator_event(kind, m, td, at, line)
         if kind == "bundle_set":
             peer = self.opt(m, "peer", self.known_domain, _BAD)
             if td is not _BAD and td == peer:
@@ -2080,6 +2220,121 @@ class _Reader:
         if td is not _BAD and m.get("entry") is not None:
             entry = self.entry(td, m.values["entry"])
         return EntryCreateEvent(at=at, trust_domain=td, entry=entry, line=line)
+
+    def _needs_version(self, m: _Map, what: str, versions: Sequence[str], since: str) -> None:
+        if self.spire_version is not None and self.spire_version not in versions:
+            wanted = " or ".join(f'"{v}"' for v in versions)
+            self.report(
+                m.values["do"],
+                f"{what} needs profile spire {wanted} ({since}; profile spire is "
+                f"{_q(self.spire_version)})",
+            )
+
+    def network_fault(self, kind: str, m: _Map, at: float, line: int) -> Event:
+        """``dns_failure`` and ``latency``: faults of the network itself."""
+        if kind == "dns_failure":
+            name = self.opt(m, "name", self.dns_name, _BAD)
+            duration = self.opt(m, "for", lambda n: self.duration(n, positive=True), _BAD)
+            mode = self.opt(
+                m, "mode", lambda n: self.choice(n, "mode", ("nxdomain", "servfail", "timeout")),
+                "nxdomain",
+            )  # fmt: skip
+            return DnsFailureEvent(at=at, name=name, duration=duration, mode=mode, line=line)
+        place = self.opt(m, "place", lambda n: self.checked(n, self._place), _BAD)
+        latency = self.opt(m, "latency", self.duration, _BAD)
+        return LatencyEvent(at=at, place=place, latency=latency, line=line)
+
+    def operator_event(self, kind: str, m: _Map, td: TrustDomain, at: float, line: int) -> Event:
+        """The operator's SPIRE commands beyond entries and bundle set."""
+        spec = None if td is _BAD else self.domain_specs.get(td.name)
+        server = getattr(spec, "server", None)
+        has_upstream = getattr(server, "upstream_authority", None) not in (None, _BAD)
+        if kind in ("localauthority", "upstreamauthority"):
+            self._needs_version(
+                m, kind, _LOCALAUTHORITY_PROFILES,
+                f"`spire-server {kind}` arrived in SPIRE v1.11.0",
+            )  # fmt: skip
+            if kind == "upstreamauthority":
+                kind_value = "x509"
+                actions: tuple[str, ...] = ("taint", "revoke")
+                if spec is not None and not has_upstream:
+                    self.report(
+                        m.values["trust_domain"],
+                        f"trust domain {_q(td.name)} has no upstream_authority (upstreamauthority "
+                        "taints or revokes the disk UpstreamAuthority's old root)",
+                    )
+            else:
+                kind_value = self.opt(
+                    m, "kind", lambda n: self.choice(n, "kind", ("x509", "jwt")), _BAD
+                )
+                actions = ("prepare", "activate", "taint", "revoke")
+            action = self.opt(m, "action", lambda n: self.choice(n, "action", actions), _BAD)
+            default = {"prepare": "", "activate": "prepared"}.get(action, "old")
+            authority = self.opt(m, "authority", self.string, default)
+            if action == "prepare" and "authority" in m.values:
+                self.report(m.keys["authority"], "prepare takes no authority (it makes one)")
+            return AuthorityEvent(
+                do=kind, at=at, trust_domain=td, kind=kind_value, action=action,
+                authority=authority, line=line,
+            )  # fmt: skip
+        if kind == "upstream_ca_replace":
+            if spec is not None and not has_upstream:
+                self.report(
+                    m.values["trust_domain"],
+                    f"trust domain {_q(td.name)} has no upstream_authority (upstream_ca_replace "
+                    "replaces the disk UpstreamAuthority's files)",
+                )
+            root = self.opt(m, "generate", self.generated_root, _BAD)
+            return UpstreamReplaceEvent(at=at, trust_domain=td, root=root, line=line)
+        if kind == "federation_refresh":
+            self._needs_version(
+                m, kind, _FEDERATION_REFRESH_PROFILES,
+                "`spire-server federation refresh` arrived in SPIRE v1.1.0",
+            )  # fmt: skip
+            peer = self.opt(m, "peer", self.known_domain, _BAD)
+            return FederationRefreshEvent(at=at, trust_domain=td, peer=peer, line=line)
+        if kind in ("bundle_endpoint_down", "bundle_endpoint_up"):
+            if server not in (None, _BAD) and server.bundle_endpoint is None:
+                self.report(
+                    m.values["trust_domain"],
+                    f"trust domain {_q(td.name)} serves no bundle endpoint "
+                    "(server: bundle_endpoint)",
+                )
+            return BundleEndpointEvent(do=kind, at=at, trust_domain=td, line=line)
+        # entry_update
+        spiffe_id = self.opt(m, "spiffe_id", self.spiffe_id, _BAD)
+        if td is not _BAD and spiffe_id is not _BAD and not spiffe_id.member_of(td):
+            self.report(
+                m.values["spiffe_id"],
+                f"SPIFFE ID {_q(str(spiffe_id))} is not in trust domain {_q(td.name)}",
+            )
+        changes = ("selectors", "federates_with", "dns_names", "ttl")
+        if not any(k in m.values for k in changes):
+            self.report(
+                m.values["do"], "entry_update changes nothing: give selectors, federates_with, "
+                "dns_names or ttl",
+            )  # fmt: skip
+        selectors = self.opt(
+            m, "selectors", lambda n: self.strings(n, lambda i: self.checked(i, _parse_selector)),
+            None,
+        )  # fmt: skip
+        if selectors == ():
+            self.report(m.values["selectors"], "expected at least one selector")
+        ttl = self.opt(m, "ttl", self.duration, None)
+        if ttl == 0.0 and td is not _BAD:
+            ttl = self.domain_ttls.get(td.name, DEFAULT_SVID_TTL)
+        return EntryUpdateEvent(
+            at=at,
+            trust_domain=td,
+            spiffe_id=spiffe_id,
+            selectors=selectors,
+            federates_with=self.opt(
+                m, "federates_with", lambda n: self.strings(n, self.trust_domain), None
+            ),
+            dns_names=self.opt(m, "dns_names", lambda n: self.strings(n, self.dns_name), None),
+            ttl=ttl,
+            line=line,
+        )
 
 
 # --- small helpers ---------------------------------------------------------------------------

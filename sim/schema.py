@@ -1113,6 +1113,150 @@ def _events() -> dict[str, Any]:
             },
             ("node", "by"),
         ),
+        "event_localauthority": event(
+            "localauthority",
+            "`spire-server localauthority <kind> <action>` (SPIRE 1.11+, so profile spire "
+            '"1.x"): prepare a new authority, activate the prepared one, taint the old one '
+            "(agents re-sign SVIDs it signed; the bundle keeps it) or revoke a tainted old one "
+            "(it leaves the bundle; peers learn it at their next refresh). SPIRE's "
+            "preconditions apply and its errors are logged.",
+            {
+                "trust_domain": td,
+                "kind": {"enum": ["x509", "jwt"], "description": "The authority kind."},
+                "action": {
+                    "enum": ["prepare", "activate", "taint", "revoke"],
+                    "description": "The subcommand.",
+                },
+                "authority": _string(
+                    "`-authorityID`: an authority ID (X.509: the CA's subject key ID in hex; "
+                    "JWT: the key ID) or a slot, resolved when the command runs: `current`, or "
+                    "`old` / `prepared` / `next` (the slot that is not current, whatever its "
+                    "status). Not for `prepare`.",
+                    **{"x-default": "activate: `prepared`; taint, revoke: `old`"},
+                ),
+            },
+            ("trust_domain", "kind", "action"),
+        ),
+        "event_upstreamauthority": event(
+            "upstreamauthority",
+            "`spire-server upstreamauthority taint|revoke -subjectKeyID <ski>` (SPIRE 1.11+) on "
+            "a server with a disk `upstream_authority`: taint or revoke the upstream root that "
+            "signed the old X.509 authority (after `upstream_ca_replace` and a rotation).",
+            {
+                "trust_domain": td,
+                "action": {"enum": ["taint", "revoke"], "description": "The subcommand."},
+                "authority": _string(
+                    "`-subjectKeyID`: the upstream root's subject key ID in hex, or `old` (the "
+                    "root that signed the non-current slot's authority) or `current`.",
+                    **{"x-default": "`old`"},
+                ),
+            },
+            ("trust_domain", "action"),
+        ),
+        "event_upstream_ca_replace": event(
+            "upstream_ca_replace",
+            "The disk UpstreamAuthority's `cert_file` and `key_file` are replaced by a new root. "
+            "The plugin re-reads them at every mint, so SPIRE signs its next X.509 CA with it and "
+            "adds the new root to the bundle then (at the scheduled preparation or a "
+            "`localauthority x509 prepare`).",
+            {
+                "trust_domain": td,
+                "generate": _ref(
+                    "generated_root", "The new root, made like `cfssl gencert -initca`."
+                ),
+            },
+            ("trust_domain", "generate"),
+        ),
+        "event_federation_refresh": event(
+            "federation_refresh",
+            "`spire-server federation refresh -id spiffe://<peer>` (SPIRE 1.1+) on "
+            "`trust_domain`'s server: fetch the peer's bundle now, outside the polling schedule "
+            "(which stays as it was).",
+            {
+                "trust_domain": td,
+                "peer": _ref("trust_domain", "`-id`: the federated trust domain."),
+            },
+            ("trust_domain", "peer"),
+        ),
+        **{
+            f"event_{kind}": event(
+                kind,
+                text,
+                {"trust_domain": _ref("trust_domain", "Trust domain whose server it is.")},
+                ("trust_domain",),
+            )
+            for kind, text in (
+                (
+                    "bundle_endpoint_down",
+                    "The server's bundle endpoint stops accepting connections (the server runs "
+                    "on): peers' polls fail with `connect: connection refused`.",
+                ),
+                ("bundle_endpoint_up", "The bundle endpoint accepts connections again."),
+            )
+        },
+        "event_dns_failure": event(
+            "dns_failure",
+            "Cluster DNS fails lookups of a name for a while: dialers log Go's `lookup <name> "
+            "on <dns>:53: no such host` (or `server misbehaving`, `i/o timeout`).",
+            {
+                "name": _ref("dns_name", "The fully qualified name, e.g. a Service's."),
+                "for": _ref("positive_duration", "How long lookups fail."),
+                "mode": {
+                    "enum": ["nxdomain", "servfail", "timeout"],
+                    "default": "nxdomain",
+                    "description": "`nxdomain`: no such host; `servfail`: server misbehaving; "
+                    "`timeout`: the query goes unanswered.",
+                },
+            },
+            ("name", "for"),
+        ),
+        "event_latency": event(
+            "latency",
+            "From `at` on, the link from a place to its parent (a pod to its node, a node to "
+            "the cluster) has this one-way latency. It delays what crosses it; it never times "
+            "a dial out.",
+            {
+                "place": _string(
+                    "A node, the cluster, a SPIRE server (`<namespace>/spire-server`) or a "
+                    "workload's pod (`<namespace>/<workload>`)."
+                ),
+                "latency": _ref("duration", "One-way latency, e.g. `200ms`."),
+            },
+            ("place", "latency"),
+        ),
+        "event_entry_update": event(
+            "entry_update",
+            "`spire-server entry update` of the entries with `spiffe_id`: the fields given "
+            "replace the entry's. Agents see it at their next sync (SPIRE 1.x re-signs the "
+            "SVID at once, 0.9 at its next rotation).",
+            {
+                "trust_domain": td,
+                "spiffe_id": _ref("spiffe_id", "SPIFFE ID of the entries (in `trust_domain`)."),
+                "selectors": _list(
+                    {"$ref": "#/$defs/selector"},
+                    "New `-selector` list.",
+                    nullable=False,
+                    minItems=1,
+                    **{"x-default": "unchanged"},
+                ),
+                "federates_with": _list(
+                    {"$ref": "#/$defs/trust_domain"},
+                    "New `-federatesWith` list.",
+                    **{"x-default": "unchanged"},
+                ),
+                "dns_names": _list(
+                    {"$ref": "#/$defs/dns_name"},
+                    "New `-dns` list.",
+                    **{"x-default": "unchanged"},
+                ),
+                "ttl": _ref(
+                    "duration",
+                    "New X509-SVID TTL (0: the server's `svid_ttl`).",
+                    **{"x-default": "unchanged"},
+                ),
+            },
+            ("trust_domain", "spiffe_id"),
+        ),
         **{
             f"event_{kind}": event(
                 kind,

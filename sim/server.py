@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import simpy
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sim import ca, jwtsvid
@@ -29,7 +30,7 @@ from sim.spiffeid import SpiffeID, TrustDomain
 from sim.webpki import ServingCertificate
 from sim.x509svid import X509SVID
 
-__all__ = ["ServerConfig", "SpireServer"]
+__all__ = ["ServerConfig", "SpireServer", "signed_by"]
 
 # spire@HEAD pkg/server/ca/manager/manager.go (same in v0.9.2 manager.go).
 PREPARE_DIVISOR, PREPARE_CAP = 2, 30 * 86400.0
@@ -89,6 +90,12 @@ class _X509Slot:
     id: str
     ca: ca.X509CA | None = None
     issued_at: float = 0.0
+    # journal status (PREPARED, ACTIVE, OLD) and the IDs a slot keeps after its CA is dropped
+    # (spire@HEAD pkg/server/ca/manager/slot.go Reset keeps authorityID; IsEmpty: nil or OLD).
+    status: str = ""
+    authority_id: str = ""
+    upstream_authority_id: str = ""
+    not_after: datetime | None = None
 
 
 @dataclass
@@ -96,6 +103,9 @@ class _JWTSlot:
     id: str
     key: ca.JWTKey | None = None
     issued_at: float = 0.0
+    status: str = ""
+    authority_id: str = ""
+    not_after: datetime | None = None
 
 
 def _key_id_hex(cert: x509.Certificate, kind: type) -> str:
@@ -144,6 +154,11 @@ class SpireServer:
     _jwt_next: _JWTSlot = field(default_factory=lambda: _JWTSlot("B"))
     _x509_failed: bool = False
     _jwt_warned: bool = False
+    # Authorities marked tainted in the datastore (SKI hex -> root; JWT key IDs); agents
+    # learn of them at their next sync (spire@HEAD pkg/agent/manager/sync.go).
+    tainted_x509: dict[str, x509.Certificate] = field(default_factory=dict)
+    tainted_jwt: set[str] = field(default_factory=set)
+    _svid_tainted: simpy.Event | None = None
 
     def __post_init__(self) -> None:
         self.entries = EntryStore(version=self.config.spire_version)
@@ -263,6 +278,10 @@ class SpireServer:
             )
         slot.ca = x509ca
         slot.issued_at = self.env.now
+        slot.status = "PREPARED"
+        slot.authority_id = _key_id_hex(x509ca.certificate, x509.SubjectKeyIdentifier)
+        slot.upstream_authority_id = _key_id_hex(x509ca.certificate, x509.AuthorityKeyIdentifier)
+        slot.not_after = x509ca.not_after
         self.minted += 1
         self.log.info(self.env.now, "X509 CA prepared", **self._ca_fields(slot, prepared=True))
         self._record_x509(x509ca, "prepared")
@@ -273,6 +292,7 @@ class SpireServer:
 
     def _activate_x509(self, slot: _X509Slot) -> None:
         assert slot.ca is not None
+        slot.status = "ACTIVE"
         self.log.info(self.env.now, "X509 CA activated", **self._ca_fields(slot, prepared=False))
         self._record_x509(slot.ca, "activated")
         ttl = int((slot.ca.not_after - self.now()).total_seconds())
@@ -301,6 +321,8 @@ class SpireServer:
         # The JWT key's lifetime is ca_ttl whatever the upstream (manager.go PrepareJWTKey).
         slot.key = ca.new_jwt_key(ttl=self.config.ca_ttl, now=self.now(), rng=self.rng)
         slot.issued_at = self.env.now
+        slot.status, slot.authority_id = "PREPARED", slot.key.key_id
+        slot.not_after = slot.key.not_after
         if self.config.upstream is not None and not self.config.legacy and not self._jwt_warned:
             # The disk plugin cannot publish JWT keys upstream (Unimplemented), said once.
             self._jwt_warned = True
@@ -373,15 +395,13 @@ class SpireServer:
                 if self._x509_next.ca is None and now > prepare:
                     self._prepare_x509(self._x509_next)
                 if self._x509_next.ca is not None and now > activate:
-                    if self._x509.ca is not None:
-                        self._record_x509(self._x509.ca, "retired")
-                    self._x509, self._x509_next = self._x509_next, _X509Slot(self._x509.id)
-                    self._activate_x509(self._x509)
+                    self._rotate_x509_slots()
         except ca.CAError as exc:
             self._x509_failed = True
             self.log.error(self.env.now, "Unable to rotate X509 CA", error=str(exc))
         if self._jwt.key is None:
             self._prepare_jwt(self._jwt)
+            self._jwt.status = "ACTIVE"
             self.log.info(self.env.now, "JWT key activated", **self._jwt_fields(self._jwt))
             self._record_authority("jwt", self._jwt.key.key_id, "activated")
             return
@@ -389,10 +409,37 @@ class SpireServer:
         if self._jwt_next.key is None and now > prepare:
             self._prepare_jwt(self._jwt_next)
         if self._jwt_next.key is not None and now > activate:
-            self._record_authority("jwt", self._jwt.key.key_id, "retired")
-            self._jwt, self._jwt_next = self._jwt_next, _JWTSlot(self._jwt.id)
-            self.log.info(self.env.now, "JWT key activated", **self._jwt_fields(self._jwt))
-            self._record_authority("jwt", self._jwt.key.key_id, "activated")
+            self._rotate_jwt_slots()
+
+    def _rotate_x509_slots(self) -> None:
+        """manager.go RotateX509CA: next becomes current; the old slot drops its CA but keeps
+        its authority IDs with status OLD (what `localauthority x509 taint|revoke` act on)."""
+        old = self._x509
+        if old.ca is not None:
+            self._record_x509(old.ca, "retired")
+        self._x509 = self._x509_next
+        self._x509_next = _X509Slot(
+            old.id,
+            status="OLD",
+            authority_id=old.authority_id,
+            upstream_authority_id=old.upstream_authority_id,
+            not_after=old.not_after,
+        )
+        self._activate_x509(self._x509)
+
+    def _rotate_jwt_slots(self) -> None:
+        """manager.go RotateJWTKey, as :meth:`_rotate_x509_slots` for the JWT key."""
+        old = self._jwt
+        if old.key is not None:
+            self._record_authority("jwt", old.key.key_id, "retired")
+        self._jwt = self._jwt_next
+        self._jwt.status = "ACTIVE"
+        self._jwt_next = _JWTSlot(
+            old.id, status="OLD", authority_id=old.authority_id, not_after=old.not_after
+        )
+        self.log.info(self.env.now, "JWT key activated", **self._jwt_fields(self._jwt))
+        assert self._jwt.key is not None
+        self._record_authority("jwt", self._jwt.key.key_id, "activated")
 
     def _prune(self) -> None:
         """rotator.go pruneBundleEvery (6 h): drop authorities expired more than 24 h ago,
@@ -537,18 +584,25 @@ class SpireServer:
         )
 
     def _rotate_svid_loop(self):  # noqa: ANN201 - a SimPy process
-        # pkg/server/svid/rotator.go: rotate at half-life, checked every 5 s.
+        # pkg/server/svid/rotator.go: rotate at half-life, checked every 5 s, or at the next
+        # check once the SVID is found signed by a tainted authority (isSVIDTainted).
         t0 = self.env.now
         while True:
             assert self.svid is not None
             not_before = self.clock.to_sim(self.svid.not_before)
             not_after = self.clock.to_sim(self.svid.not_after)
             half = not_after - (not_after - not_before) / 2
-            yield self.env.timeout(
+            self._svid_tainted = self.env.event()
+            due = self.env.timeout(
                 # Checked on the 5 s tick, never twice in the tick that minted it.
                 _tick_after(t0, max(half, self.env.now), SERVER_SVID_ROTATOR_INTERVAL)
                 - self.env.now
             )
+            fired = yield self.env.any_of([due, self._svid_tainted])
+            if due not in fired:
+                yield self.env.timeout(
+                    _tick_after(t0, self.env.now, SERVER_SVID_ROTATOR_INTERVAL) - self.env.now
+                )
             self._rotate_server_svid()
 
     # -- signing -----------------------------------------------------------------------------
@@ -645,6 +699,16 @@ class SpireServer:
             )
         )
 
+    def update_entry(self, entry: RegistrationEntry) -> RegistrationEntry | RegistrationError:
+        """`spire-server entry update`; returns the stored entry or the server's error."""
+        try:
+            updated = self.entries.update(entry, known_bundles=self.known_bundles())
+        except RegistrationError as exc:
+            return exc
+        self._record_entry("updated", updated)
+        self._notify()
+        return updated
+
     def delete_entry(self, spiffe_id: SpiffeID) -> list[RegistrationEntry]:
         """Delete every entry with ``spiffe_id`` (the seed deletes by the ID it sees)."""
         gone = [e for e in self.entries.list() if e.spiffe_id == spiffe_id]
@@ -729,3 +793,347 @@ class SpireServer:
             return self.config.serving_certificate.certificates
         assert self.svid is not None
         return self.svid.certificates
+
+    # -- operator actions: localauthority / upstreamauthority (SPIRE v1.11+) ------------------
+    # spire@HEAD pkg/server/api/localauthority/v1/service.go (preconditions and log lines),
+    # pkg/server/datastore/sqlstore/sqlstore.go taintX509CA/revokeX509CA/taintJWTKey/
+    # revokeJWTKey (bundle changes, sequence + 1), cmd/spire-server/cli/localauthority/* and
+    # cmd/spire-server/cli/upstreamauthority/* (what the CLI prints).
+
+    def authority_id(self, kind: str, which: str) -> str:
+        """Resolve ``current`` / ``old`` / ``prepared`` / ``next`` (the slot other than the
+        current one, whatever its status: SPIRE checks the status) to an authority ID; any
+        other text is taken as an ID. ``upstream`` kind: the upstream root SKI of that slot."""
+        if kind == "jwt":
+            cur_j, nxt_j = self._jwt, self._jwt_next
+            if which == "current":
+                return cur_j.authority_id
+            return nxt_j.authority_id if which in ("old", "prepared", "next") else which
+        cur, nxt = self._x509, self._x509_next
+        attr = "upstream_authority_id" if kind == "upstream" else "authority_id"
+        if which == "current":
+            return getattr(cur, attr)
+        return getattr(nxt, attr) if which in ("old", "prepared", "next") else which
+
+    def _api_error(self, code: str, msg: str, err: str | None = None, **fields: object) -> str:
+        """pkg/common/api/status.go MakeErr: log the error as SPIRE does and return the gRPC
+        status text the CLI receives."""
+        desc = msg if err is None else f"{msg}: {err}"
+        if err is not None:
+            fields["error"] = err
+        if code == "InvalidArgument":
+            self.log.error(self.env.now, f"Invalid argument: {msg}", **fields)
+        elif code == "NotFound":
+            fields.pop("error", None)
+            self.log.error(self.env.now, msg[:1].upper() + msg[1:], **fields)
+        else:
+            self.log.error(self.env.now, msg[:1].upper() + msg[1:], **fields)
+        return f"rpc error: code = {code} desc = {desc}"
+
+    def _authority_state(
+        self, authority_id: str, not_after: datetime | None, *, upstream_id: str | None
+    ) -> str:
+        """cli/authoritycommon PrettyPrint*AuthorityState (``upstream_id`` None: JWT)."""
+        # Go's time.Time.String() of time.Unix(expires_at, 0).UTC(); responses that carry no
+        # expiry (taint of a JWT key, revoke) print the Unix epoch.
+        when = (
+            "1970-01-01 00:00:00" if not_after is None else not_after.strftime("%Y-%m-%d %H:%M:%S")
+        )
+        lines = [f"  Authority ID: {authority_id}", f"  Expires at: {when} +0000 UTC"]
+        if upstream_id is not None:
+            lines.append(
+                f"  Upstream authority Subject Key ID: {upstream_id}"
+                if upstream_id
+                else "  Upstream authority ID: No upstream authority"
+            )
+        return "\n".join(lines)
+
+    def _replace_bundle(self, *, roots=None, jwt=None) -> None:  # noqa: ANN001
+        assert self.bundle is not None
+        self.bundle = Bundle(
+            trust_domain=self.trust_domain,
+            x509_authorities=tuple(self.bundle.x509_authorities if roots is None else roots),
+            jwt_authorities=tuple(self.bundle.jwt_authorities if jwt is None else jwt),
+            sequence_number=(self.bundle.sequence_number or 0) + 1,
+        )
+        self._record_bundle(self.bundle, "localauthority")
+        self._notify()
+
+    def _bump_sequence(self) -> None:
+        assert self.bundle is not None
+        self.bundle = self.bundle.with_sequence_number((self.bundle.sequence_number or 0) + 1)
+        self._record_bundle(self.bundle, "localauthority")
+        self._notify()
+
+    def localauthority(self, kind: str, action: str, authority_id: str = "") -> tuple[bool, str]:
+        """`spire-server localauthority <kind> <action> [-authorityID id]`: (ok, what the CLI
+        prints). ``kind`` is ``x509`` or ``jwt``."""
+        noun = "X.509" if kind == "x509" else "JWT"
+        if action != "prepare" and not authority_id:
+            return False, "Error: an authority ID is required"  # the CLI's validate()
+        fields: dict[str, object] = {}
+        if action != "prepare":
+            fields["local_authority_id"] = authority_id
+        handler = {
+            "prepare": self._la_prepare,
+            "activate": self._la_activate,
+            "taint": self._la_taint,
+            "revoke": self._la_revoke,
+        }[action]
+        result = handler(kind, authority_id, fields)
+        if isinstance(result, str) and result.startswith("rpc error:"):
+            return False, f"Error: could not {action} {noun} authority: {result}"
+        return True, result
+
+    def _slots(self, kind: str) -> tuple[_X509Slot | _JWTSlot, _X509Slot | _JWTSlot]:
+        return (self._x509, self._x509_next) if kind == "x509" else (self._jwt, self._jwt_next)
+
+    def _state_of(self, kind: str, slot: _X509Slot | _JWTSlot) -> str:
+        upstream = slot.upstream_authority_id if isinstance(slot, _X509Slot) else None
+        return self._authority_state(slot.authority_id, slot.not_after, upstream_id=upstream)
+
+    def _la_prepare(self, kind: str, _id: str, fields: dict[str, object]) -> str:
+        current, _ = self._slots(kind)
+        if current.status != "ACTIVE":
+            return self._api_error("Unavailable", "server is initializing", **fields)
+        noun = "X.509" if kind == "x509" else "JWT"
+        if kind == "x509":
+            try:
+                # PrepareX509CA: current is not empty, so the next slot is reset and prepared.
+                self._prepare_x509(self._x509_next)
+            except ca.CAError as exc:
+                return self._api_error(
+                    "Internal", "failed to prepare X.509 authority", str(exc), **fields
+                )
+        else:
+            self._prepare_jwt(self._jwt_next)
+        _, nxt = self._slots(kind)
+        return f"Prepared {noun} authority:\n" + self._state_of(kind, nxt)
+
+    def _la_activate(self, kind: str, authority_id: str, fields: dict[str, object]) -> str:
+        _, nxt = self._slots(kind)
+        noun = "X.509" if kind == "x509" else "JWT"
+        if authority_id != nxt.authority_id:
+            return self._api_error("InvalidArgument", "unexpected authority ID", **fields)
+        if nxt.status != "PREPARED":
+            return self._api_error(
+                "Internal",
+                "only Prepared authorities can be activated",
+                f"unsupported local authority status: {nxt.status}",
+                **fields,
+            )
+        if kind == "x509":
+            self._rotate_x509_slots()
+        else:
+            self._rotate_jwt_slots()
+        current, _ = self._slots(kind)
+        return f"Activated {noun} authority:\n" + self._state_of(kind, current)
+
+    def _la_taint(self, kind: str, authority_id: str, fields: dict[str, object]) -> str:
+        current, nxt = self._slots(kind)
+        if kind == "x509" and self.config.upstream is not None:
+            return self._api_error(
+                "FailedPrecondition",
+                "local authority can't be tainted if there is an upstream authority",
+                **fields,
+            )
+        if authority_id == current.authority_id:
+            return self._api_error(
+                "InvalidArgument", "unable to taint current local authority", **fields
+            )
+        if authority_id != nxt.authority_id:
+            return self._api_error("InvalidArgument", "unexpected authority ID", **fields)
+        if nxt.status != "OLD":
+            return self._api_error(
+                "InvalidArgument",
+                "only Old local authorities can be tainted",
+                f"unsupported local authority status: {nxt.status}",
+                **fields,
+            )
+        if kind == "jwt":
+            if authority_id in self.tainted_jwt:
+                return self._api_error(
+                    "Internal", "failed to taint JWT authority",
+                    "rpc error: code = InvalidArgument desc = key is already tainted", **fields,
+                )  # fmt: skip
+            self.tainted_jwt.add(authority_id)
+            self._record_authority("jwt", authority_id, "tainted")
+            self._bump_sequence()
+            self.log.info(self.env.now, "JWT authority tainted successfully", **fields)
+            return "Tainted JWT authority:\n" + self._authority_state(
+                authority_id, None, upstream_id=None
+            )
+        failure = self._taint_root(authority_id, "failed to taint X.509 authority", fields)
+        if failure is not None:
+            return failure
+        self.log.info(self.env.now, "X.509 authority tainted successfully", **fields)
+        return "Tainted X.509 authority:\n" + self._state_of(kind, nxt)
+
+    def _taint_root(self, ski: str, what: str, fields: dict[str, object]) -> str | None:
+        """sqlstore taintX509CA on the bundle root with that SKI, then the CA's notification
+        (the server SVID check; agents see the flag at their next sync)."""
+        assert self.bundle is not None
+        root = next(
+            (
+                c for c in self.bundle.x509_authorities
+                if _key_id_hex(c, x509.SubjectKeyIdentifier) == ski
+            ),
+            None,
+        )  # fmt: skip
+        if root is None:
+            return self._api_error(
+                "Internal", what,
+                "rpc error: code = NotFound desc = no ca found with provided subject key ID",
+                **fields,
+            )  # fmt: skip
+        if ski in self.tainted_x509:
+            return self._api_error(
+                "Internal", what, "rpc error: code = InvalidArgument desc = root CA is already "
+                "tainted", **fields,
+            )  # fmt: skip
+        self.tainted_x509[ski] = root
+        self._record_authority("x509", ski, "tainted")
+        self._bump_sequence()
+        if self.svid is not None and signed_by(self.svid.certificates, root):
+            # pkg/server/svid/rotator.go Run (v1.11+).
+            self.log.info(
+                self.env.now,
+                "Server SVID signed using a tainted authority, forcing rotation of the Server SVID",
+            )
+            if self._svid_tainted is not None and not self._svid_tainted.triggered:
+                self._svid_tainted.succeed()
+        return None
+
+    def _la_revoke(self, kind: str, authority_id: str, fields: dict[str, object]) -> str:
+        current, nxt = self._slots(kind)
+        assert self.bundle is not None
+        if kind == "jwt":
+            # validateAuthorityID: the next slot (unless prepared) or any bundle key but current.
+            reason = None
+            if authority_id == nxt.authority_id:
+                if nxt.status == "PREPARED":
+                    reason = "unable to use a prepared key"
+            elif authority_id == current.authority_id:
+                reason = "unable to use current authority"
+            elif not any(a.key_id == authority_id for a in self.bundle.jwt_authorities):
+                reason = "no JWT authority found with provided authority ID"
+            if reason is not None:
+                return self._api_error("InvalidArgument", "invalid authority ID", reason, **fields)
+            if authority_id not in self.tainted_jwt:
+                return self._api_error(
+                    "Internal", "failed to revoke JWT authority",
+                    "rpc error: code = InvalidArgument desc = it is not possible to revoke an "
+                    "untainted key", **fields,
+                )  # fmt: skip
+            self._replace_bundle(
+                jwt=[a for a in self.bundle.jwt_authorities if a.key_id != authority_id]
+            )
+            self._record_authority("jwt", authority_id, "revoked")
+            self.log.info(self.env.now, "JWT authority revoked successfully", **fields)
+            return "Revoked JWT authority:\n" + self._authority_state(
+                authority_id, None, upstream_id=None
+            )
+        if self.config.upstream is not None:
+            return self._api_error(
+                "FailedPrecondition",
+                "local authority can't be revoked if there is an upstream authority",
+                **fields,
+            )
+        reason = None
+        if authority_id == current.authority_id:
+            reason = "unable to use current authority"
+        elif authority_id != nxt.authority_id or nxt.status != "OLD":
+            reason = "only Old local authority can be revoked"
+        if reason is not None:
+            return self._api_error("InvalidArgument", "invalid authority ID", reason, **fields)
+        failure = self._revoke_root(authority_id, "failed to revoke X.509 authority", fields)
+        if failure is not None:
+            return failure
+        self.log.info(self.env.now, "X.509 authority revoked successfully", **fields)
+        return "Revoked X.509 authority:\n" + self._authority_state(
+            authority_id, None, upstream_id=""
+        )
+
+    def _revoke_root(self, ski: str, what: str, fields: dict[str, object]) -> str | None:
+        """sqlstore revokeX509CA: only a tainted root leaves the bundle (sequence + 1)."""
+        assert self.bundle is not None
+        roots = list(self.bundle.x509_authorities)
+        keep = [c for c in roots if _key_id_hex(c, x509.SubjectKeyIdentifier) != ski]
+        if len(keep) == len(roots):
+            return self._api_error(
+                "Internal", what,
+                "rpc error: code = NotFound desc = no root CA found with provided subject key ID",
+                **fields,
+            )  # fmt: skip
+        if ski not in self.tainted_x509:
+            return self._api_error(
+                "Internal", what,
+                "rpc error: code = InvalidArgument desc = it is not possible to revoke an "
+                "untainted root CA", **fields,
+            )  # fmt: skip
+        self._replace_bundle(roots=keep)
+        self._record_authority("x509", ski, "revoked")
+        return None
+
+    def upstreamauthority(self, action: str, subject_key_id: str) -> tuple[bool, str]:
+        """`spire-server upstreamauthority taint|revoke -subjectKeyID <ski>`: (ok, CLI text)."""
+        fields: dict[str, object] = {}
+        if subject_key_id:
+            fields["subject_key_id"] = subject_key_id
+        verb = "taint" if action == "taint" else "revoke"
+        if not subject_key_id:
+            return False, "Error: the Subject Key ID of the X.509 upstream authority is required"
+        result = self._ua(action, subject_key_id.lower(), fields)
+        if result.startswith("rpc error:"):
+            return False, f"Error: could not {verb} X.509 upstream authority: {result}"
+        return True, result
+
+    def _ua(self, action: str, ski: str, fields: dict[str, object]) -> str:
+        if self.config.upstream is None:
+            return self._api_error(
+                "FailedPrecondition", "upstream authority is not configured", **fields
+            )
+        reason = None
+        if ski == self._x509.upstream_authority_id:
+            reason = "unable to use upstream authority singing current authority"  # sic
+        elif ski != self._x509_next.upstream_authority_id:
+            reason = "upstream authority didn't sign the old local authority"
+        elif self._x509_next.status == "PREPARED":
+            reason = "only upstream authorities signing an old authority can be used"
+        if reason is not None:
+            msg = (
+                "provided subject key id is not valid"
+                if action == "taint"
+                else ("invalid subject key ID")
+            )
+            return self._api_error("InvalidArgument", msg, reason, **fields)
+        if action == "taint":
+            failure = self._taint_root(ski, "failed to taint upstream authority", fields)
+            if failure is not None:
+                return failure
+            self.log.info(self.env.now, "X.509 upstream authority tainted successfully", **fields)
+            return f"Tainted X.509 upstream authority:\n  Subject Key ID: {ski}"
+        failure = self._revoke_root(ski, "failed to revoke X.509 upstream authority", fields)
+        if failure is not None:
+            return failure
+        self.log.info(self.env.now, "X.509 upstream authority successfully revoked", **fields)
+        return f"Revoked X.509 upstream authority:\n  Subject Key ID: {ski}"
+
+    def replace_upstream(self, upstream: ca.UpstreamAuthority) -> None:
+        """The disk UpstreamAuthority's files now hold another CA: the plugin re-reads them at
+        every mint (disk.go reloadCA; spire-facts 1.4), so the next prepare uses it."""
+        self.config = replace(self.config, upstream=upstream)
+
+
+def signed_by(certificates: tuple[x509.Certificate, ...], root: x509.Certificate) -> bool:
+    """Whether a certificate of the chain was issued by ``root`` (x509util.IsSignedByRoot:
+    the chain verifies up to that root), checked with the root's key."""
+    for cert in certificates:
+        if cert.issuer != root.subject:
+            continue
+        try:
+            cert.verify_directly_issued_by(root)
+        except (ValueError, TypeError, InvalidSignature):
+            continue
+        return True
+    return False

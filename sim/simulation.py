@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,15 +31,22 @@ from sim.jwtclient import Rejection, fetch_token, validate_bearer
 from sim.network import Connection, Network, Pod
 from sim.registration import RegistrationEntry, Selector, new_entry_id, render_entry
 from sim.scenario import (
+    AuthorityEvent,
+    BundleEndpointEvent,
     BundleExpectation,
     BundleSetEvent,
     ClockSkewEvent,
+    DnsFailureEvent,
     EntryCreateEvent,
     EntryDeleteEvent,
+    EntryUpdateEvent,
+    FederationRefreshEvent,
     GeneratedRoot,
+    LatencyEvent,
     NetworkEvent,
     Scenario,
     TrustDomainSpec,
+    UpstreamReplaceEvent,
     Workload,
     WorkloadRestartEvent,
 )
@@ -701,6 +708,192 @@ class Simulation:
             self.env.now, f"clock of {ev.node} is now {format_duration(abs(ev.by))} {where}"
         )
 
+    # -- operator actions on authorities, federation and entries; network faults ----------
+
+    def _net_log(self) -> Logger:
+        if self._network_log is None:
+            self._network_log = self.log.logger(
+                "network", host="network", component="network", style="plain"
+            )
+        return self._network_log
+
+    def _server_down(self, world: _TrustDomainWorld, op: Logger) -> bool:
+        """The CLI cannot reach a server that is not running (its API socket is gone)."""
+        if world.server.running and world.server.bundle is not None:
+            return False
+        op.error(
+            self.env.now,
+            'Error: connection error: desc = "transport: error while dialing: dial unix '
+            '/tmp/spire-server/private/api.sock: connect: no such file or directory"',
+        )
+        return True
+
+    def _authority_event(self, ev: AuthorityEvent) -> None:
+        world = self.domains[ev.trust_domain]
+        server, op, ns = world.server, self._operator_log(), world.spec.namespace
+        if ev.do == "localauthority":
+            aid = "" if ev.action == "prepare" else server.authority_id(ev.kind, ev.authority)
+            flag = f" -authorityID {aid}" if aid else ""
+            op.info(self.env.now, f"{ns}$ spire-server localauthority {ev.kind} {ev.action}{flag}")
+            if self._server_down(world, op):
+                return
+            ok, out = server.localauthority(ev.kind, ev.action, aid)
+        else:
+            ski = server.authority_id("upstream", ev.authority)
+            flag = f" -subjectKeyID {ski}" if ski else ""
+            op.info(self.env.now, f"{ns}$ spire-server upstreamauthority {ev.action}{flag}")
+            if self._server_down(world, op):
+                return
+            ok, out = server.upstreamauthority(ev.action, ski)
+        (op.info if ok else op.error)(self.env.now, out)
+
+    def _upstream_ca_replace(self, ev: UpstreamReplaceEvent) -> None:
+        world = self.domains[ev.trust_domain]
+        root = self._generate_root(
+            ev.root, f"upstream/{ev.trust_domain}/replaced@{ev.at:g}", self.now_datetime()
+        )
+        world.server.replace_upstream(root)
+        self._operator_log().info(
+            self.env.now,
+            f"{world.spec.namespace}: the disk UpstreamAuthority's cert_file and key_file now "
+            f"hold a new CA: {root.certificate.subject.rfc4514_string()}, valid until "
+            f"{self.clock.rfc3339(self.clock.to_sim(root.certificate.not_valid_after_utc))}",
+        )
+
+    def now_datetime(self) -> datetime:
+        return self.clock.to_datetime(self.env.now)
+
+    def _federation_refresh(self, ev: FederationRefreshEvent) -> None:
+        world = self.domains[ev.trust_domain]
+        op, server = self._operator_log(), world.server
+        op.info(
+            self.env.now,
+            f"{world.spec.namespace}$ spire-server federation refresh -id {ev.peer.id_string()}",
+        )
+        if self._server_down(world, op):
+            return
+        client = next((c for c in world.clients if c.relationship.trust_domain == ev.peer), None)
+        if client is None:
+            # trustdomain/v1 service.go RefreshBundle (NotFound) and cli/federation/refresh.go.
+            server.log.error(
+                self.env.now,
+                f'No relationship with trust domain "{ev.peer.name}"',
+                trust_domain_id=ev.peer.name,
+            )
+            op.error(
+                self.env.now,
+                "Error: there is no federation relationship with trust domain "
+                f'"{ev.peer.id_string()}"',
+            )
+            return
+        error = client.refresh_now()
+        if error is None:
+            op.info(self.env.now, "Bundle refreshed")
+            return
+        server.log.error(
+            self.env.now, "Failed to refresh bundle", error=error, trust_domain_id=ev.peer.name
+        )
+        op.error(
+            self.env.now,
+            "Error: failed to refresh bundle: rpc error: code = Internal desc = failed to "
+            f"refresh bundle: {error}",
+        )
+
+    def _entry_update(self, ev: EntryUpdateEvent) -> None:
+        world = self.domains[ev.trust_domain]
+        op, version = self._operator_log(), self.scenario.profile.spire
+        olds = [e for e in world.server.entries.list() if e.spiffe_id == ev.spiffe_id]
+        if not olds:
+            op.error(
+                self.env.now,
+                f"{world.spec.namespace}$ spire-server entry update: no entry with SPIFFE ID "
+                f"{ev.spiffe_id} to update",
+            )
+            return
+        for old in olds:
+            entry = RegistrationEntry.build(
+                entry_id=old.entry_id,
+                spiffe_id=old.spiffe_id,
+                parent_id=None if old.node else old.parent_id,
+                node=old.node,
+                selectors=old.selectors if ev.selectors is None else ev.selectors,
+                dns_names=old.dns_names if ev.dns_names is None else ev.dns_names,
+                federates_with=(
+                    old.federates_with if ev.federates_with is None else ev.federates_with
+                ),
+                x509_svid_ttl=old.x509_svid_ttl if ev.ttl is None else int(ev.ttl),
+            )
+            entry = replace(entry, revision_number=old.revision_number)
+            op.info(
+                self.env.now,
+                f"{world.spec.namespace}$ spire-server entry update -entryID {old.entry_id} "
+                f"-spiffeID {old.spiffe_id} ...",
+            )
+            outcome = world.server.update_entry(entry)
+            if isinstance(outcome, RegistrationEntry):
+                op.info(self.env.now, render_entry(outcome, version=version).rstrip("\n"))
+                continue
+            # cli/entry/update.go: the failed entries on stderr, then the command fails; the
+            # message is Go's %q of the status message.
+            quoted = str(outcome).replace("\\", "\\\\").replace('"', '\\"')
+            op.error(
+                self.env.now,
+                f'Failed to update the following entry (code: {outcome.code}, msg: "{quoted}"):\n'
+                f"{render_entry(entry, version=version)}"
+                "Error: failed to update one or more entries",
+            )
+
+    def _bundle_endpoint_event(self, ev: BundleEndpointEvent) -> None:
+        world = self.domains[ev.trust_domain]
+        port = world.server.config.bundle_endpoint_port
+        assert port is not None  # the loader refuses the event otherwise
+        pod = world.server_pod
+        listening = port in self.net.listening(pod)
+        down = ev.do == "bundle_endpoint_down"
+        if listening != down:
+            state = "not listening" if down else "already listening"
+            self._net_log().warn(
+                self.env.now,
+                f"{ev.do} {ev.trust_domain.name}: {state} on {pod.ip}:{port}; nothing changed",
+            )
+            return
+        if down:
+            self.net.unlisten(pod, port)
+            what = "down: nothing accepts on"
+        else:
+            self.net.listen(pod, port)
+            what = "up: accepting again on"
+        self._net_log().info(
+            self.env.now,
+            f"bundle endpoint of {ev.trust_domain.name} {what} {pod.ip}:{port}",
+        )
+
+    def _dns_failure(self, ev: DnsFailureEvent) -> None:
+        self.net.fail_dns(ev.name, mode=ev.mode)
+        self._net_log().info(
+            self.env.now,
+            f"DNS lookups of {ev.name} fail ({ev.mode}) for {format_duration(ev.duration)}",
+        )
+
+        def restore() -> None:
+            self.net.restore_dns(ev.name)
+            self._net_log().info(self.env.now, f"DNS lookups of {ev.name} answer again")
+
+        self.env.process(self._at(self.env.now + ev.duration, restore))
+
+    def _latency(self, ev: LatencyEvent) -> None:
+        place = self._place(ev.place)
+        if place is None:
+            self._net_log().warn(
+                self.env.now, f"latency {ev.place}: no pod is running there; nothing changed"
+            )
+            return
+        self.net.set_latency(place, ev.latency)
+        self._net_log().info(
+            self.env.now,
+            f"one-way latency of the link from {ev.place} is now {ev.latency * 1000:g} ms",
+        )
+
     def _sidecar_at(self, conn: Connection) -> Ghostunnel | None:
         for wl in self.workloads.values():
             sc = wl.sidecar
@@ -818,6 +1011,13 @@ class Simulation:
             WorkloadRestartEvent: self._restart_workload,
             NetworkEvent: self._network_event,
             ClockSkewEvent: self._clock_skew,
+            AuthorityEvent: self._authority_event,
+            UpstreamReplaceEvent: self._upstream_ca_replace,
+            FederationRefreshEvent: self._federation_refresh,
+            EntryUpdateEvent: self._entry_update,
+            BundleEndpointEvent: self._bundle_endpoint_event,
+            DnsFailureEvent: self._dns_failure,
+            LatencyEvent: self._latency,
         }
         for ev in self.scenario.events:
             env.process(self._at(ev.at, lambda ev=ev: handlers[type(ev)](ev)))

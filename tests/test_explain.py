@@ -90,6 +90,9 @@ EXPECTED = {
     "e2-federates-with-unknown-domain.yaml": "unknown_federated_domain",
     "r4-partition-during-rotation.yaml": "stale_bundle",
     "r3-refresh-hint-ignores-jwt-keys.yaml": "stale_jwt_bundle",
+    "a1-hurried-taint-and-revoke.yaml": "stale_bundle",
+    "r1-refresh-hint-too-long.yaml": "stale_bundle",
+    "r2-hint-from-long-lived-root.yaml": "stale_bundle",
 }
 
 

@@ -83,7 +83,7 @@ def test_network_events_name_real_places() -> None:
 
 
 # Stories in which every request fails; the others fail in windows, tested on their own.
-WINDOWED = ("r3-", "r4-", "d3-", "a3-", "e4-")
+WINDOWED = ("r1-", "r2-", "r3-", "r4-", "d3-", "a1-", "a3-", "e4-")
 STORIES = sorted(p.name for p in DIR.glob("*.yaml") if p.name[:3] not in WINDOWED)
 SEED_BUNDLE_SET = (
     "  - {at: 29m, do: bundle_set, trust_domain: foo.example.com, peer: bar.example.com}\n"
@@ -317,3 +317,182 @@ def test_r3_on_spire_09_the_agent_says_public_key_not_found_in_spiffe_td() -> No
     warned = r.log.find(component="spire-agent", msg="Failed to validate JWT")
     assert [w.field("error") for w in warned] == [error] * len(failed)
     assert warned[0].field("svid").count(".") == 2  # 0.9 logged the token itself
+
+
+# --- operator actions: A1, R2, R1 ----------------------------------------------------------
+
+BAR_HTTP = "spiffe://bar.example.com/http-server"
+UNKNOWN_AUTHORITY = (
+    "error on dial: x509svid: could not verify leaf certificate: x509: certificate signed by "
+    "unknown authority"
+)
+
+
+def _first_signing(r: Result, since: float) -> float:
+    """When bar's agent first hands http-server an SVID minted at or after ``since``."""
+    return min(
+        rec.t for rec in r.log.find(component="spire-agent", trust_domain="bar.example.com",
+                                    since=since)
+        if rec.msg in ("Creating X509-SVID", "Renewing X509-SVID")
+        and rec.field("spiffe_id") == BAR_HTTP
+    )  # fmt: skip
+
+
+def _ski(cert) -> str:  # noqa: ANN001
+    from cryptography import x509
+
+    return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest.hex()
+
+
+def test_a1_hurried_rotation_fails_until_the_peer_polls() -> None:
+    path = DIR / "a1-hurried-taint-and-revoke.yaml"
+    r = _run(path)
+    assert [o.render() for o in check(r) if not o.passed] == []
+    taint, revoke = 2 * H + 3 * 60, 2 * H + 4 * 60
+    # bar serves refresh_hint 1h: foo polls every 15 min from 0, so next after the taint: 2h15m.
+    poll = (taint // 900 + 1) * 900
+    assert poll == 2 * H + 15 * 60
+    assert r.log.first(instance="foo/spire-server-0", msg="Bundle refreshed", since=taint).t == poll
+    # bar's agent (sync grid from 1m) sees the taint at its next tick and re-signs one tick later.
+    agent_ticks = [60 + 5 * k for k in range(3000)]
+    seen = min(t for t in agent_ticks if t > taint)
+    assert r.log.first(component="spire-agent", msg="New tainted X.509 authorities found").t == seen
+    first_use = _first_signing(r, taint)
+    assert first_use == seen + 5
+    failed = [q.t for q in r.requests if not q.ok]
+    assert failed == [q.t for q in r.requests if first_use < q.t <= poll + 5]
+    assert all(q.errors[0] == UNKNOWN_AUTHORITY for q in r.requests if not q.ok)
+    # Until that poll foo holds the revoked root (and only it) as bar's bundle.
+    mid = Simulation(load_scenario(path), until=revoke + 5 * 60).run()
+    bar, foo = mid.servers["bar.example.com"], mid.servers["foo.example.com"]
+    revoked = mid.log.first(
+        instance="bar/spire-server-0", msg="X.509 authority revoked successfully"
+    ).field("local_authority_id")
+    assert [_ski(c) for c in foo.federated[bar.trust_domain].x509_authorities] == [revoked]
+    assert revoked not in [_ski(c) for c in bar.bundle.x509_authorities]
+
+
+def test_a1_waiting_one_refresh_before_activating_fixes_it() -> None:
+    path = DIR / "a1-hurried-taint-and-revoke.yaml"
+    text = path.read_text()
+    moves = {"at: 2h2m, do: localauthority": "at: 2h16m, do: localauthority",
+             "at: 2h3m, do: localauthority": "at: 2h17m, do: localauthority",
+             "at: 2h4m, do: localauthority": "at: 2h18m, do: localauthority"}  # fmt: skip
+    for old, new in moves.items():
+        assert old in text
+        text = text.replace(old, new)
+    fixed = parse_scenario(text, path.name)
+    r = Simulation(fixed).run()
+    assert r.requests and all(q.ok for q in r.requests)
+    assert not all(o.passed for o in check(r))
+    # Now foo held both roots from its 2h15m poll; it drops the revoked one at 2h30m.
+    mid = Simulation(fixed, until=2 * H + 25 * 60).run()
+    assert len(mid.servers["foo.example.com"].federated[
+        mid.servers["bar.example.com"].trust_domain].x509_authorities) == 2  # fmt: skip
+    late = r.servers["foo.example.com"].federated[r.servers["bar.example.com"].trust_domain]
+    assert len(late.x509_authorities) == 1
+
+
+def test_r2_hint_from_a_five_year_root_delays_the_new_root_by_weeks() -> None:
+    path = DIR / "r2-hint-from-long-lived-root.yaml"
+    r = _run(path)
+    assert [o.render() for o in check(r) if not o.passed] == []
+    bar = r.servers["bar.example.com"]
+    lifetime = 43800 * H  # cfssl's default root expiry
+    assert bar.served_refresh_hint() == lifetime // 10
+    polls = [rec for rec in r.log.find(instance="foo/spire-server-0",
+                                       msg="Scheduling next bundle refresh")
+             if rec.field("trust_domain") == "bar.example.com"]  # fmt: skip
+    assert len(polls) == 1
+    assert r.clock.to_sim(polls[0].field("at")) - polls[0].t == lifetime / 10 / 4  # 45d15h
+    # The new root enters bar's bundle at the preparation (12h10s), SVIDs use it from 20h10s.
+    prepared = r.log.find(instance="bar/spire-server-0", msg="X509 CA prepared")
+    assert [p.t for p in prepared[:2]] == [0.0, 12 * H + 10]
+    assert prepared[1].field("upstream_authority_id") == _ski(bar.config.upstream.certificate)
+    first_use = _first_signing(r, 20 * H + 10)
+    failed = [q.t for q in r.requests if not q.ok]
+    assert failed == [q.t for q in r.requests if q.t > first_use]
+
+
+def test_r2_fixed_by_spire_1_9s_five_minute_hint() -> None:
+    path = DIR / "r2-hint-from-long-lived-root.yaml"
+    text = path.read_text().replace('profile: {spire: "1.7"', 'profile: {spire: "1.9"')
+    r = _run(path, text)
+    assert r.requests and all(q.ok for q in r.requests)
+    assert not all(o.passed for o in check(r))
+    # foo fetches bar's bundle with the new root within one 75 s poll of the preparation.
+    refreshed = r.log.find(instance="foo/spire-server-0", msg="Bundle refreshed",
+                           since=12 * H + 10, until=12 * H + 10 + 75)  # fmt: skip
+    assert [rec.field("trust_domain") for rec in refreshed] == ["bar.example.com"]
+    bar = r.servers["bar.example.com"]
+    held = r.servers["foo.example.com"].federated[bar.trust_domain].x509_authorities
+    assert _ski(bar.config.upstream.certificate) in [_ski(c) for c in held]
+
+
+def test_r1_manual_refresh_ends_the_failures() -> None:
+    path = DIR / "r1-refresh-hint-too-long.yaml"
+    r = _run(path)
+    assert [o.render() for o in check(r) if not o.passed] == []
+    first_use = _first_signing(r, 20 * H + 10)
+    refresh = 22 * H
+    failed = [q.t for q in r.requests if not q.ok]
+    # foo's agent hands the new root over at its next sync (within 5 s of the refresh).
+    assert failed == [q.t for q in r.requests if first_use < q.t <= refresh + 5]
+    assert all(q.errors[0] == UNKNOWN_AUTHORITY for q in r.requests if not q.ok)
+
+
+def test_r1_without_the_refresh_fails_until_the_next_poll() -> None:
+    path = DIR / "r1-refresh-hint-too-long.yaml"
+    line = ("  - {at: 22h, do: federation_refresh, trust_domain: foo.example.com, "
+            "peer: bar.example.com}\n")  # fmt: skip
+    text = path.read_text()
+    assert line in text
+    r = _run(path, text.replace(line, ""))
+    # hint 48h -> polls every 12 h from 0: the next after the activation is at 24h.
+    first_use = _first_signing(r, 20 * H + 10)
+    failed = [q.t for q in r.requests if not q.ok]
+    assert failed == [q.t for q in r.requests if first_use < q.t <= 24 * H + 5]
+
+
+def test_r1_fixed_by_a_short_hint() -> None:
+    path = DIR / "r1-refresh-hint-too-long.yaml"
+    text = path.read_text().replace("refresh_hint: 48h ", "refresh_hint: 1h ")
+    r = _run(path, text)
+    assert r.requests and all(q.ok for q in r.requests)
+    assert not all(o.passed for o in check(r))
+
+
+@pytest.mark.parametrize(
+    ("fault", "cause"),
+    [
+        (
+            "  - {at: 11h, do: dns_failure, name: spire-server.bar.svc.cluster.local, for: 11h}\n",
+            "dial tcp: lookup spire-server.bar.svc.cluster.local on 10.96.0.10:53: no such host",
+        ),
+        (
+            "  - {at: 11h, do: bundle_endpoint_down, trust_domain: bar.example.com}\n"
+            "  - {at: 22h, do: bundle_endpoint_up, trust_domain: bar.example.com}\n",
+            ":8443: connect: connection refused",
+        ),
+    ],
+    ids=["dns-failure", "endpoint-down"],
+)
+def test_r4_other_ways_to_lose_the_endpoint(fault: str, cause: str) -> None:
+    """Catalog R4 names a DNS failure and a down endpoint besides the partition: the same
+    window of failures, with each fault's own error line in foo's server log."""
+    path = DIR / "r4-partition-during-rotation.yaml"
+    text = path.read_text()
+    cut = (
+        "  - {at: 11h, do: partition, between: [foo/spire-server, bar/spire-server]}\n"
+        "  - {at: 22h, do: heal, between: [foo/spire-server, bar/spire-server]}\n"
+    )
+    assert cut in text
+    r = _run(path, text.replace(cut, fault))
+    polls_failed = r.log.find(instance="foo/spire-server-0", msg="Error updating bundle")
+    # every 75 s poll from 11h (a multiple of 75 s) to before 22h fails, with the fault's text
+    assert [rec.t for rec in polls_failed] == [float(t) for t in range(11 * H, 22 * H, 75)]
+    assert all(rec.field("error").endswith(cause) for rec in polls_failed)
+    first_use = _first_signing(r, 20 * H + 10)
+    refresh = 22 * H  # the first poll after the fault ends
+    failed = [q.t for q in r.requests if not q.ok]
+    assert failed == [q.t for q in r.requests if first_use < q.t <= refresh + 5]
