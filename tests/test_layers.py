@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "schema": 3,
     "validate": 3,
     "metrics": 3,
+    "sweep": 3,
     "__main__": 3,
     "__init__": 3,
 }
