@@ -22,6 +22,7 @@ same whether the runs went to this process, a local process pool or a Dask clust
 from __future__ import annotations
 
 import difflib
+import functools
 import itertools
 import json
 import math
@@ -209,9 +210,17 @@ class _Task:
     metrics: tuple[MetricSpec, ...]
 
 
+@functools.lru_cache(maxsize=32)
+def _parse_point(text: str, name: str, base_dir: str, overrides: tuple[str, ...]) -> Scenario:
+    """The scenario with ``overrides`` applied. Cached: a point's seeds, and the validation
+    before a sweep, parse it once per process (a Scenario is immutable, so sharing is safe)."""
+    if overrides:
+        text = apply_overrides(text, overrides, name)
+    return parse_scenario(text, name, base_dir=base_dir)
+
+
 def _scenario_of(task: _Task) -> Scenario:
-    text = apply_overrides(task.text, task.overrides, task.name) if task.overrides else task.text
-    return parse_scenario(text, task.name, base_dir=task.base_dir)
+    return _parse_point(task.text, task.name, task.base_dir, task.overrides)
 
 
 def _run(task: _Task) -> tuple[int, tuple[float | int, ...]]:
@@ -303,7 +312,7 @@ def _check_grid(
 
 def _check_point(text: str, name: str, base_dir: str, overrides: Sequence[str]) -> Scenario:
     try:
-        scenario = parse_scenario(apply_overrides(text, overrides, name), name, base_dir=base_dir)
+        scenario = _parse_point(text, name, base_dir, tuple(overrides))
         Simulation(scenario)  # building the world catches what parsing cannot (files, CAs)
     except (ScenarioError, SimulationError, ClockError) as exc:
         # Line numbers would point into the re-written YAML, not the user's file: say which
