@@ -374,7 +374,8 @@ def sweep(
 ) -> np.ndarray:
     """Run ``scenario`` once per grid point and seed and return one row per run.
 
-    ``scenario`` is a file, a built-in name (``seed``) or YAML text. ``grid`` maps ``--set``
+    ``scenario`` is a file, a built-in name (``seed``) or YAML text (a string with a line
+    break; files it names resolve against the current folder). ``grid`` maps ``--set``
     paths (``trust_domains.bar.example.com.server.ca_ttl``; trust domain names keep their dots)
     to the values to try; rows follow the cartesian product in the grid's key order, then
     ``seeds`` (default: the scenario's own seed). ``metrics`` are names from :data:`METRICS`
@@ -384,7 +385,10 @@ def sweep(
     Every grid point is validated before anything runs; a bad key or value raises
     :class:`SweepError` naming it. Runs go to ``client`` (a ``dask.distributed.Client`` or a
     scheduler address) if given, else to a pool of ``workers`` processes (default: one per
-    CPU; ``workers=1`` runs here). ``progress(done, total)`` is called after every run.
+    CPU; ``workers=1`` runs here). Workers receive the scenario text, the overrides, the seed
+    and the metric names, and send back numbers only; Dask workers need spire-sim installed
+    (and any upstream CA files the scenario names, at the same paths). ``progress(done,
+    total)`` is called after every run.
 
     Columns: one string column per grid key, ``seed``, then one per metric (int or float).
     """
@@ -408,11 +412,11 @@ def sweep(
         except ClockError as exc:
             raise SweepError(f"sweep: until: {exc}") from None
         if horizon <= 0:
-            raise SweepError(f"sweep: until: expected a positive duration, got {until!r}")
+            raise SweepError(f"sweep: until: expected a positive duration, got {_q(until)}")
 
     text, name, base_dir = _read_scenario(scenario)
     try:
-        parse_scenario(text, name, base_dir=base_dir)
+        _parse_point(text, name, base_dir, ())
     except ScenarioError as exc:
         raise SweepError(f"sweep: {exc}") from None
     keys = list(grid)
