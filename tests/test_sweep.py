@@ -14,9 +14,9 @@ import pytest
 
 from sim.cli import main
 from sim.clock import parse_duration
-from sim.scenario import load_scenario
+from sim.scenario import load_scenario, parse_scenario
 from sim.simulation import RequestRecord, Simulation
-from sim.sweep import METRICS, SweepError, sweep
+from sim.sweep import METRICS, SweepError, _cross_domain_workloads, sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 STALE = ROOT / "scenarios" / "rotation" / "stale-bundle-refresh-hint.yaml"
@@ -188,11 +188,26 @@ def test_failed_fractions_count_cross_domain_requests_only() -> None:
     assert math.isnan(METRICS["failed_cross_domain_fraction"].compute(_with_requests([], 100)))
 
 
-def test_a_target_in_the_same_domain_is_not_cross_domain() -> None:
-    text = STALE.read_text().replace(
-        'target: "http-server.bar.svc.cluster.local:18443"', 'target: "http-server:18443"'
-    )
-    assert 'target: "http-server:18443"' in text
+@pytest.mark.parametrize(
+    ("target", "cross"),
+    [
+        ("http-server.bar.svc.cluster.local", {"client"}),
+        ("HTTP-SERVER.bar.svc.cluster.local.", {"client"}),
+        ("http-server.bar.svc", {"client"}),
+        ("http-server.bar", {"client"}),
+        # from namespace foo a bare name searches foo's Services only
+        ("http-server", set()),
+        ("spire-server.bar.svc.cluster.local", set()),  # not a workload's Service
+    ],
+)
+def test_cross_domain_means_the_sidecar_target_is_another_domains_service(target, cross) -> None:
+    text = STALE.read_text().replace("http-server.bar.svc.cluster.local:18443", f"{target}:18443")
+    assert f"{target}:18443" in text
+    assert _cross_domain_workloads(parse_scenario(text)) == cross
+
+
+def test_no_cross_domain_requests_give_nan() -> None:
+    text = STALE.read_text().replace("http-server.bar.svc.cluster.local:18443", "http-server:18443")
     table = sweep(
         text, metrics=["failed_cross_domain_fraction", "requests"], until="10m", workers=1
     )
