@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import sys
 import time
@@ -28,6 +30,7 @@ from sim.scenario import (
 )
 from sim.schema import render_reference, scenario_schema
 from sim.simulation import Result, Simulation, SimulationError
+from sim.sweep import DEFAULT_METRICS, METRICS, SweepError, sweep
 from sim.validate import validate_file
 
 __all__ = ["main"]
@@ -89,6 +92,42 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--at", required=True, help="the instant, as a duration from the start")
     export.add_argument("--out", required=True, help="an empty or new folder")
     export.add_argument("--seed", type=int, help="override the scenario's seed")
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="run a scenario over a grid of --set values and seeds; write one CSV row per run",
+        description="Run SCENARIO once per combination of --grid values and seed and write a "
+        "CSV table: one column per grid key, seed, then one per metric. Metrics: "
+        + "; ".join(f"{m.name}: {m.doc}" for m in METRICS.values()),
+    )
+    sweep.add_argument("scenario", help="a scenario YAML file or a built-in name (seed)")
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="a --set path and the values to try, e.g. "
+        "trust_domains.bar.example.com.server.ca_ttl=12h,24h (repeatable; rows follow the "
+        "keys' order)",
+    )
+    sweep.add_argument(
+        "--seeds", type=int, metavar="N", help="run seeds 0..N-1 (default: the scenario's seed)"
+    )
+    sweep.add_argument(
+        "--metric",
+        action="append",
+        metavar="NAME",
+        help=f"a metric column (repeatable; default: {', '.join(DEFAULT_METRICS)})",
+    )
+    sweep.add_argument("--until", help="stop every run earlier, e.g. 2h")
+    sweep.add_argument(
+        "--workers", type=int, help="local worker processes (default: one per CPU; 1: in-process)"
+    )
+    sweep.add_argument(
+        "--scheduler", metavar="ADDR", help="run on this Dask scheduler (tcp://host:8786) instead"
+    )
+    sweep.add_argument("--out", help="the CSV file to write (default: standard output)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     schema = sub.add_parser("schema", help="print the scenario language's JSON Schema")
     schema.add_argument(
@@ -337,6 +376,77 @@ def _export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _sweep_grid(items: Sequence[str]) -> dict[str, list[str]]:
+    grid: dict[str, list[str]] = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not key or not values:
+            raise ValueError(f'--grid "{item}": expected KEY=V1,V2,...')
+        if key in grid:
+            raise ValueError(f'--grid "{key}" is given twice: list all its values in one --grid')
+        grid[key] = values.split(",")
+    return grid
+
+
+class _SweepProgress:
+    """``sweep: done/total runs`` on stderr, once the sweep has taken more than a second."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.started = time.monotonic()  # for the human watching, never for the model
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.shown and time.monotonic() - self.started < 1.0:
+            return
+        self.shown = True
+        self.stream.write(f"\rsweep: {done}/{total} runs done")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    progress = None if args.quiet else _SweepProgress(sys.stderr)
+    try:
+        if args.seeds is not None and args.seeds < 1:
+            raise ValueError(f"--seeds must be at least 1, got {args.seeds}")
+        table = sweep(
+            args.scenario,
+            grid=_sweep_grid(args.grid),
+            seeds=None if args.seeds is None else range(args.seeds),
+            metrics=args.metric or DEFAULT_METRICS,
+            until=args.until,
+            workers=args.workers,
+            client=args.scheduler,
+            progress=progress,
+        )
+    except (SweepError, ValueError) as exc:
+        if progress is not None:
+            progress.close()
+        message = str(exc).removeprefix("sweep: ")
+        print(f"spire-sim: {message}", file=sys.stderr)
+        return EXIT_INVALID
+    if progress is not None:
+        progress.close()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(table.dtype.names)
+    writer.writerows(table.tolist())
+    if args.out is None:
+        sys.stdout.write(out.getvalue())
+        return EXIT_OK
+    try:
+        Path(args.out).write_text(out.getvalue(), encoding="utf-8")
+    except OSError as exc:
+        print(f"spire-sim: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"wrote {args.out} ({len(table)} runs)", file=sys.stderr)
+    return EXIT_OK
+
+
 def _schema(args: argparse.Namespace) -> int:
     doc = scenario_schema()
     if args.markdown:
@@ -501,5 +611,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _plot(args)
     if args.command == "explain":
         return _explain(args)
+    if args.command == "sweep":
+        return _sweep(args)
     parser.print_help(sys.stdout)
     return EXIT_OK

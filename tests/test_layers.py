@@ -46,6 +46,7 @@ LAYERS: dict[str, int] = {
     "validate": 3,
     "metrics": 3,
     "analysis": 3,
+    "sweep": 3,
     "__main__": 3,
     "__init__": 3,
 }
