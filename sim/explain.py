@@ -747,9 +747,38 @@ _HANDSHAKE: dict[str, Callable[[_Context, RequestRecord, _Meeting], list[Cause]]
 }
 
 
+def _forged(ctx: _Context, req: RequestRecord) -> list[Cause]:
+    """The refused side presented a certificate no SPIRE server of the run issued: story E4's
+    intruder, whose sidecar forges an identity with its own domain's (stolen) CA key."""
+    judged = req.workload if req.rejected_by == "server" else _server_workload(ctx, req)
+    serial = req.client_serial if req.rejected_by == "server" else req.server_serial
+    spec = None if judged is None else ctx.workloads[judged].sidecar
+    if spec is None or spec.forged_spiffe_id is None or serial in ctx.issued:
+        return []
+    claimed = spec.forged_spiffe_id
+    own = ctx.td_of(judged)
+    return [
+        Cause(
+            "forged_identity",
+            f"{judged} presented a certificate claiming {claimed} that no SPIRE server issued: "
+            f"its sidecar signs it with {own}'s CA key (forged_spiffe_id in the scenario), and "
+            f"the verifier checks it only against {claimed.trust_domain.name}'s roots, as "
+            "go-spiffe does, so the impersonation fails",
+            trust_domain=own,
+            workload=judged,
+            spiffe_id=str(claimed),
+            side=req.rejected_by,
+        )
+    ]
+
+
 def _handshake(ctx: _Context, req: RequestRecord) -> list[Cause]:
     m = _meeting(ctx, req)
     diagnose = _HANDSHAKE.get(req.reason)
+    if m is None and req.reason == "unknown_authority":
+        forged = _forged(ctx, req)
+        if forged:
+            return forged
     if m is None or diagnose is None:
         return _unexplained(ctx, req)
     return diagnose(ctx, req, m) or _unexplained(ctx, req)

@@ -29,7 +29,7 @@ import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
 from sim import analysis  # noqa: E402
 from sim.clock import human_duration, parse_duration  # noqa: E402
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     from sim.simulation import Result
 
-__all__ = ["outcomes", "staleness", "timeline", "topology"]
+__all__ = ["outcomes", "staleness", "sweep_heatmap", "timeline", "topology"]
 
 # Colour-blind-safe categorical colours (Okabe-Ito), in a fixed order.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
@@ -481,4 +481,64 @@ def topology(subject: Result | Scenario) -> Figure:
     ]
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     ax.set_title(f"Topology - {scenario.name}")
+    return fig
+
+
+# -- sweeps --------------------------------------------------------------------------------------
+
+
+def sweep_heatmap(
+    table: np.ndarray,
+    x: str,
+    y: str,
+    value: str,
+    *,
+    reduce: str = "max",
+    title: str | None = None,
+    outline: Sequence[tuple[str, str]] = (),
+    outline_label: str = "",
+) -> Figure:
+    """A sweep table (``sim.sweep``) as a heatmap: one cell per (``x``, ``y``) grid value, coloured
+    by ``value`` reduced over the seeds (``max``, ``mean`` or ``min``), each cell annotated.
+    Axes keep the grid's order. Cells in ``outline`` (pairs of x and y values as the table holds
+    them) get a black frame, labelled ``outline_label`` in the legend (e.g. "spec: publish
+    3-5x the hint before use")."""
+    if reduce not in ("max", "mean", "min"):
+        raise ValueError(f'reduce must be "max", "mean" or "min", got "{reduce}"')
+    for name in (x, y, value):
+        if name not in (table.dtype.names or ()):
+            raise ValueError(f'the table has no column "{name}" (columns: {table.dtype.names})')
+    xs = list(dict.fromkeys(table[x].tolist()))
+    ys = list(dict.fromkeys(table[y].tolist()))
+    grid = np.full((len(ys), len(xs)), np.nan)
+    fn = {"max": np.nanmax, "mean": np.nanmean, "min": np.nanmin}[reduce]
+    for j, yv in enumerate(ys):
+        for i, xv in enumerate(xs):
+            cell = table[(table[x] == xv) & (table[y] == yv)][value].astype(float)
+            if len(cell) and not np.all(np.isnan(cell)):
+                grid[j, i] = fn(cell)
+    fig = Figure(figsize=(1.6 * len(xs) + 3.5, 0.9 * len(ys) + 2.2), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(grid, cmap="Reds", aspect="auto", origin="lower")
+    finite = grid[np.isfinite(grid)]
+    middle = (finite.max() + finite.min()) / 2 if len(finite) else 0.0
+    for j in range(len(ys)):
+        for i in range(len(xs)):
+            v = grid[j, i]
+            text = "n/a" if np.isnan(v) else (f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}")
+            ax.text(i, j, text, ha="center", va="center", fontsize="small",
+                    color="white" if np.isfinite(v) and v > middle else "black")  # fmt: skip
+    frames = [(xs.index(a), ys.index(b)) for a, b in outline if a in xs and b in ys]
+    for i, j in frames:
+        ax.add_patch(Rectangle((i - 0.5, j - 0.5), 1, 1, fill=False, edgecolor="black", lw=2.5))
+    if frames and outline_label:
+        ax.legend(handles=[Patch(facecolor="none", edgecolor="black", lw=2.5,
+                                 label=outline_label)],
+                  loc="upper left", bbox_to_anchor=(0.0, -0.18), fontsize="small")  # fmt: skip
+    ax.set_xticks(range(len(xs)), [str(v) for v in xs])
+    ax.set_yticks(range(len(ys)), [str(v) for v in ys])
+    ax.set_xlabel(x.rsplit(".", 1)[-1] + f"  ({x})" if "." in x else x, fontsize="small")
+    ax.set_ylabel(y.rsplit(".", 1)[-1] + f"\n({y})" if "." in y else y, fontsize="small")
+    fig.colorbar(image, ax=ax, label=f"{value} ({reduce} over seeds)")
+    ax.set_title(title or f"{value} by {x.rsplit('.', 1)[-1]} and {y.rsplit('.', 1)[-1]}")
     return fig

@@ -359,3 +359,18 @@ def test_an_acl_that_does_not_list_the_peer() -> None:
     (c,) = e.causes
     assert c.workload == "http-server" and c.spiffe_id == "spiffe://bar.example.com/client"
     assert "spiffe://bar.example.com/other" in c.text
+
+
+def test_e4_fixed_names_the_forged_identity() -> None:
+    path = FAILURES / "e4-pooled-roots.yaml"
+    pooled = ",\n              trust: pooled}   # UNSAFE: one pool of foo's, bar's and evil's roots"
+    text = path.read_text(encoding="utf-8")
+    assert pooled in text
+    r = Simulation(parse_scenario(text.replace(pooled, "}"), str(path), base_dir=path.parent)).run()
+    found = explain(r)
+    assert [(e.workload, e.kind) for e in found] == [("intruder", "forged_identity")]
+    cause = found[0].causes[0]
+    assert cause.spiffe_id == "spiffe://bar.example.com/client"
+    assert cause.trust_domain == "evil.example.com" and cause.side == "server"
+    # The real client's requests are untouched, and every intruder request is covered.
+    assert found[0].count == sum(not q.ok for q in r.requests) > 0

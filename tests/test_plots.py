@@ -184,3 +184,25 @@ def test_timeline_collapses_many_authorities() -> None:
     assert lanes[:2] == [f"example.org X.509 CAs ({n_ca})", f"example.org JWT keys ({n_jwt})"]
     with pytest.raises(ValueError, match="relationships in this run: none"):
         plots.staleness(result)
+
+
+def test_sweep_heatmap_reduces_seeds_and_frames_cells() -> None:
+    from matplotlib.patches import Rectangle
+
+    from sim.sweep import sweep
+
+    hint = "trust_domains.foo.example.com.server.upstream_authority.disk.ttl"
+    table = sweep("seed", grid={hint: ["1h", "12h"]}, seeds=[1, 2],
+                  metrics=["ca_rotations"], until="65m", workers=1)  # fmt: skip
+    fig = plots.sweep_heatmap(table, hint, "seed", "ca_rotations", outline=[("1h", 2)],
+                              outline_label="framed")  # fmt: skip
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1h", "12h"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "2"]
+    # A 1h upstream CA rotates within 65 minutes, a 12h one does not, whatever the seed.
+    assert sorted(t.get_text() for t in ax.texts) == ["0", "0", "1", "1"]
+    frames = [p for p in ax.patches if isinstance(p, Rectangle) and not p.get_fill()]
+    assert [(f.get_x(), f.get_y()) for f in frames] == [(-0.5, 0.5)]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["framed"]
+    with pytest.raises(ValueError, match='no column "nope"'):
+        plots.sweep_heatmap(table, hint, "seed", "nope")
