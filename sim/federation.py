@@ -216,7 +216,8 @@ class BundleClient:
         return next_refresh_in(fetched)
 
     def run(self):  # noqa: ANN201 - a SimPy process
-        while True:
+        epoch = self.server.epoch  # a stopped server's poller ends; its next start polls anew
+        while self.server.epoch == epoch and self.server.running:
             wait = self._update()
             self.next_poll = self.env.now + wait
             self.log.debug(

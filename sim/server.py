@@ -140,6 +140,14 @@ class SpireServer:
     _jwt_next: _JWTSlot = field(default_factory=lambda: _JWTSlot("B"))
     _x509_failed: bool = False
     _jwt_warned: bool = False
+    # Agents the datastore holds as attested nodes (by SPIFFE ID); lost with the datastore.
+    attested: set[SpiffeID] = field(default_factory=set)
+    # Lifecycle: each start is a new epoch, so processes of a stopped run end when they wake;
+    # interrupting the sleepers wakes the rotators (a stop, or the world resuming from a pause).
+    epoch: int = 0
+    _sleepers: list = field(default_factory=list)  # processes in _sleep
+    _t0: float = 0.0
+    _next_prune: float = 0.0
 
     def __post_init__(self) -> None:
         self.entries = EntryStore(version=self.config.spire_version)
@@ -412,8 +420,8 @@ class SpireServer:
         """Start: the first CA and JWT key are prepared and activated at once (rotator
         Initialize), then rotation on SPIRE's 10 s tick and pruning every 6 h."""
         self.running = True
+        self.epoch += 1
         self.bundle = Bundle(trust_domain=self.trust_domain)
-        t0 = self.env.now
         self._warn_ttls()
         try:
             self._prepare_x509(self._x509)
@@ -432,16 +440,123 @@ class SpireServer:
             return
         self._activate_x509(self._x509)
         self._rotate()  # the JWT key
+        yield from self._serve()
+
+    def _serve(self):  # noqa: ANN202 - a SimPy process body
+        """What every start shares: a fresh server SVID (pkg/server/svid/rotator.go Initialize),
+        its rotator, and the CA rotator's 10 s ticks with the 6 h prune ticker, both counted
+        from this start (rotator.go: no prune at startup; spire-facts 1.5)."""
+        epoch = self.epoch
+        self._t0 = self.env.now
+        self._next_prune = self._t0 + PRUNE_INTERVAL
         self._rotate_server_svid()
         self.env.process(self._rotate_svid_loop())
-        next_prune = t0 + PRUNE_INTERVAL
         while True:
-            wake = min(self._next_wake(t0), next_prune)
-            yield self.env.timeout(max(0.0, wake - self.env.now))
-            if self.env.now >= next_prune:
+            wake = min(self._next_wake(self._t0), self._next_prune)
+            interrupted = yield from self._sleep(wake)
+            if self.epoch != epoch or not self.running:
+                return
+            if interrupted:  # a resume: plan again on the moved grid
+                continue
+            if self.env.now >= self._next_prune:
                 self._prune()
-                next_prune += PRUNE_INTERVAL
+                self._next_prune += PRUNE_INTERVAL
             self._rotate()
+
+    def _sleep(self, until: float):  # noqa: ANN202 - a SimPy process body
+        """Sleep until ``until``, or until interrupted by a stop or a resume (a plain timeout
+        otherwise, so runs without lifecycle events schedule exactly as before); returns
+        whether it was interrupted."""
+        proc = self.env.active_process
+        self._sleepers.append(proc)
+        try:
+            yield self.env.timeout(max(0.0, until - self.env.now))
+        except simpy.Interrupt:
+            return True
+        finally:
+            self._sleepers.remove(proc)
+        return False
+
+    def _wake_rotators(self) -> None:
+        for proc in list(self._sleepers):
+            if proc.is_alive:
+                proc.interrupt()
+
+    # -- lifecycle: stop, start again, a paused world -----------------------------------------
+
+    def stop(self) -> None:
+        """The server process exits: no rotation, no signing; its endpoints stop listening
+        (the simulation closes the ports)."""
+        self.running = False
+        self.epoch += 1
+        self._wake_rotators()
+
+    def restart(self, *, datastore_lost: bool):  # noqa: ANN201 - a SimPy process
+        """Start again after :meth:`stop`. With the datastore kept, the CA journal reloads the
+        slots: an expired one is unusable, the current one is activated again unless past its
+        activation threshold, and one rotator pass catches up with thresholds crossed while
+        down (manager.go NewManager, slot.go tryLoadX509CASlotFromEntry). With the datastore
+        (and the data directory holding the journal and keys) lost, it starts from nothing: a
+        new CA, no entries, no attested agents, no federated bundles."""
+        if datastore_lost:
+            self.entries = EntryStore(version=self.config.spire_version)
+            self.federated = {}
+            self.attested = set()
+            self._x509, self._x509_next = _X509Slot("A"), _X509Slot("B")
+            self._jwt, self._jwt_next = _JWTSlot("A"), _JWTSlot("B")
+            self._notify()
+            yield from self.run()
+            return
+        self.running = True
+        self.epoch += 1
+        self._warn_ttls()
+        now = self.now()
+        for slot in (self._x509, self._x509_next):
+            if slot.ca is not None and slot.ca.not_after <= now:
+                self._slot_unusable(slot.id, slot.issued_at, slot.ca.certificate)
+                slot.ca = None
+        if self._x509.ca is None and self._x509_next.ca is not None:
+            self._x509, self._x509_next = self._x509_next, _X509Slot(self._x509.id)
+        for jslot in (self._jwt, self._jwt_next):
+            if jslot.key is not None and jslot.key.not_after <= now:
+                jslot.key = None
+        if self._jwt.key is None and self._jwt_next.key is not None:
+            self._jwt, self._jwt_next = self._jwt_next, _JWTSlot(self._jwt.id)
+        if self._x509.ca is not None:
+            _, activate = self._thresholds(self._x509.issued_at, self._x509.ca.not_after)
+            if not self.env.now > activate:
+                self._activate_x509(self._x509)
+        if self._jwt.key is not None:
+            _, activate = self._thresholds(self._jwt.issued_at, self._jwt.key.not_after)
+            if not self.env.now > activate:
+                self.log.info(self.env.now, "JWT key activated", **self._jwt_fields(self._jwt))
+        try:
+            self._rotate()
+        except ca.CAError:  # pragma: no cover - _rotate logs its own CA errors
+            pass
+        if self._x509.ca is None:
+            self.running = False
+            return
+        yield from self._serve()
+
+    def _slot_unusable(self, slot_id: str, issued_at: float, cert: x509.Certificate) -> None:
+        # slot.go tryLoadX509CASlotFromEntry: a journal entry past its notAfter is skipped.
+        fields: dict[str, object] = {
+            "error": "slot expired",
+            "issued_at": self._time_field(self.clock.to_datetime(issued_at)),
+            "slot": slot_id,
+        }
+        if not self.config.legacy:
+            fields["local_authority_id"] = _key_id_hex(cert, x509.SubjectKeyIdentifier)
+        self.log.warn(self.env.now, "X509CA slot unusable", **fields)
+
+    def resume(self, paused: float) -> None:
+        """The world was suspended for ``paused`` seconds: Go's tickers run on the monotonic
+        clock, which stood still, so each tick grid moves on by the pause; the rotators wake at
+        their next tick and judge thresholds by the wall clock, which did not stand still."""
+        self._t0 += paused
+        self._next_prune += paused
+        self._wake_rotators()
 
     def _warn_ttls(self) -> None:
         """run.go: warn when an SVID TTL exceeds min(ca_ttl/6, 7d), since CA rotations would
@@ -487,18 +602,19 @@ class SpireServer:
 
     def _rotate_svid_loop(self):  # noqa: ANN201 - a SimPy process
         # pkg/server/svid/rotator.go: rotate at half-life, checked every 5 s.
-        t0 = self.env.now
+        epoch = self.epoch
         while True:
             assert self.svid is not None
             not_before = self.clock.to_sim(self.svid.not_before)
             not_after = self.clock.to_sim(self.svid.not_after)
             half = not_after - (not_after - not_before) / 2
-            yield self.env.timeout(
-                # Checked on the 5 s tick, never twice in the tick that minted it.
-                _tick_after(t0, max(half, self.env.now), SERVER_SVID_ROTATOR_INTERVAL)
-                - self.env.now
-            )
-            self._rotate_server_svid()
+            # Checked on the 5 s tick, never twice in the tick that minted it.
+            wake = _tick_after(self._t0, max(half, self.env.now), SERVER_SVID_ROTATOR_INTERVAL)
+            interrupted = yield from self._sleep(wake)
+            if self.epoch != epoch or not self.running:
+                return
+            if not interrupted:  # (a resume: plan again on the moved grid)
+                self._rotate_server_svid()
 
     # -- signing -----------------------------------------------------------------------------
 
