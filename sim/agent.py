@@ -301,14 +301,8 @@ class SpireAgent:
         """Log a failed sync as the version does and return the backoff before the next."""
         now = self.env.now
         if self.legacy:
-            # spire@v0.9.2 pkg/agent/client/client.go FetchUpdates, manager.go runSynchronizer.
-            if error.startswith("rpc error: code = Unavailable"):
-                self.log.error(now, "Failure fetching X509 SVID. unable to get a stream",
-                               error=error, subsystem_name="manager")  # fmt: skip
-                error = "unable to get a stream"
-            else:
-                self.log.error(now, f"failed to consume entire SVID update stream: {error}",
-                               subsystem_name="manager")  # fmt: skip
+            # spire@v0.9.2 manager.go runSynchronizer.
+            error = self._legacy_fetch_failed(error)
             self.log.error(now, "synchronize failed", error=error, subsystem_name="manager")
         else:
             # spire@HEAD pkg/agent/client/client.go fetchEntries/syncEntries, manager.go.
@@ -319,6 +313,17 @@ class SpireAgent:
                            subsystem_name="manager")  # fmt: skip
         self._failures += 1
         return min(SYNC_INTERVAL * BACKOFF_MULTIPLIER**self._failures, BACKOFF_MAX[self.legacy])
+
+    def _legacy_fetch_failed(self, error: str) -> str:
+        """spire@v0.9.2 pkg/agent/client/client.go FetchUpdates (used by the sync and the agent
+        SVID rotator alike): log the client's line, return the error its caller sees."""
+        if error.startswith("rpc error: code = Unavailable"):
+            self.log.error(self.env.now, "Failure fetching X509 SVID. unable to get a stream",
+                           error=error, subsystem_name="manager")  # fmt: skip
+            return "unable to get a stream"
+        self.log.error(self.env.now, f"failed to consume entire SVID update stream: {error}",
+                       subsystem_name="manager")  # fmt: skip
+        return error
 
     def _not_attested(self) -> str:
         """The server's answer to an agent it holds no attested node for (its datastore lost
@@ -405,6 +410,8 @@ class SpireAgent:
             self.log.info(now, "Successfully rotated agent SVID")
             return True
         what = "rotate agent SVID" if self.legacy else "reattest agent"
+        if self.legacy:
+            error = self._legacy_fetch_failed(error)
         self.log.error(now, f"Could not {what}", error=error, subsystem_name="manager")
         if not self.legacy and now >= self.clock.to_sim(self.svid.not_after):
             self._crash(f"current SVID has already expired and {what} failed: {error}")
@@ -544,5 +551,10 @@ class SpireAgent:
         update = self.update_for(sub.selectors)
         ident = update.identity()
         if ident != sub.last:
+            if update.empty:
+                # pkg/agent/endpoints/workload/handler.go (v0.9.2 and HEAD), answered with
+                # PermissionDenied "no identity issued".
+                self.log.error(self.env.now, "No identity issued", registered=False,
+                               subsystem_name="workload_api")  # fmt: skip
             sub.last = ident
             sub.callback(update)
