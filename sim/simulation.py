@@ -436,6 +436,8 @@ class Simulation:
         """A timeout at the scenario's instant ``t`` (a pause does not move it later)."""
         timeout = self.env.timeout(max(0.0, t - self.env.now))
         self._wall.add(id(timeout))
+        # (forgotten once it fires, so that a later event reusing the id is not taken for it)
+        timeout.callbacks.append(lambda ev: self._wall.discard(id(ev)))
         return timeout
 
     def _at(self, t: float, action: Callable[[], Any]):  # noqa: ANN202 - a SimPy process
@@ -711,8 +713,9 @@ class Simulation:
     def _agent_lifecycle(self, ev: AgentLifecycleEvent) -> None:
         for agent in self._agents_of(ev):
             if ev.do == "agent_stop":
-                if agent.running:
-                    agent.stop()
+                was_running = agent.running
+                agent.stop()  # (also cancels a pending restart after a crash)
+                if was_running:
                     # cmd/spire-agent/cli/run/run.go (v0.9.2 and HEAD).
                     agent.log.info(self.env.now, "Agent stopped gracefully")
             elif not agent.running:

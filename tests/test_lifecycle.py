@@ -146,3 +146,20 @@ def test_a_pause_and_a_stop_replay_byte_identically() -> None:
     two = Simulation(parse_scenario(text, "t.yaml")).run()
     assert list(one.log) == list(two.log)
     assert one.log.first(instance="bar/spire-server-0", msg="Server stopped gracefully")
+
+
+def test_validate_names_the_nodes_an_agent_runs_on() -> None:
+    from sim.validate import validate_scenario
+
+    text = _text(
+        "  - {at: 2h, do: agent_stop, trust_domain: foo.example.com,"
+        " node: spire-federation-worker2}\n"
+        "  - {at: 3h, do: agent_start, trust_domain: foo.example.com,"
+        " node: spire-federation-worker2}\n"
+    )
+    found = [p.message for p in validate_scenario(parse_scenario(text, "t.yaml"))]
+    assert found == [
+        f"{do}: no agent of foo.example.com runs on spire-federation-worker2 (it runs on "
+        "spire-federation-worker)"
+        for do in ("agent_stop", "agent_start")
+    ]
