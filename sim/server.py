@@ -244,7 +244,9 @@ class SpireServer:
         for root in x509ca.roots:
             self._append_root(root)
 
-    def _activate_x509(self, slot: _X509Slot) -> None:
+    def _activate_x509(self, slot: _X509Slot, *, reloaded: bool = False) -> None:
+        """Activate ``slot``'s CA (``reloaded``: the same CA again after a restart, which the
+        run summary does not count as a rotation)."""
         assert slot.ca is not None
         self.log.info(self.env.now, "X509 CA activated", **self._ca_fields(slot, prepared=False))
         ttl = int((slot.ca.not_after - self.now()).total_seconds())
@@ -255,7 +257,8 @@ class SpireServer:
             ttl=ttl,
             subsystem_name="ca_manager",
         )
-        self.activations += 1
+        if not reloaded:
+            self.activations += 1
 
     def _jwt_fields(self, slot: _JWTSlot) -> dict[str, object]:
         assert slot.key is not None
@@ -525,7 +528,7 @@ class SpireServer:
         if self._x509.ca is not None:
             _, activate = self._thresholds(self._x509.issued_at, self._x509.ca.not_after)
             if not self.env.now > activate:
-                self._activate_x509(self._x509)
+                self._activate_x509(self._x509, reloaded=True)
         if self._jwt.key is not None:
             _, activate = self._thresholds(self._jwt.issued_at, self._jwt.key.not_after)
             if not self.env.now > activate:
