@@ -83,7 +83,7 @@ def test_network_events_name_real_places() -> None:
 
 
 # Stories in which every request fails; the others fail in windows, tested on their own.
-WINDOWED = ("r4-", "d3-", "a3-", "d1-", "d2-", "a2-")
+WINDOWED = ("r4-", "d3-", "a3-", "d1-", "d2-", "a2-", "pau")
 STORIES = sorted(p.name for p in DIR.glob("*.yaml") if p.name[:3] not in WINDOWED)
 SEED_BUNDLE_SET = (
     "  - {at: 29m, do: bundle_set, trust_domain: foo.example.com, peer: bar.example.com}\n"
@@ -305,3 +305,22 @@ def test_a2_with_the_datastore_kept_nothing_fails() -> None:
     r = _run(path, text.replace(old, old.replace("lost", "kept")))
     assert r.requests and all(q.ok for q in r.requests)
     assert not all(o.passed for o in check(r))
+
+
+def test_pause_laptop_asleep_fails_once_on_resume() -> None:
+    path = DIR / "pause-laptop-asleep.yaml"
+    r = _run(path)
+    assert [o.render() for o in check(r) if not o.passed] == []
+    pause, length = 2 * H, 8 * H
+    resume = pause + length
+    assert not [q for q in r.requests if pause < q.t < resume]
+    # Every SVID expired during the night; the agent renews at its next 5 s tick, so only the
+    # request due at the resume (the one the pause held back) meets the expired SVID.
+    renewed = r.log.first(component="spire-agent", msg="Renewing X509-SVID", since=resume)
+    assert renewed is not None and resume < renewed.t <= resume + 5
+    assert [q.t for q in r.requests if not q.ok] == [resume]
+    line = "  - {at: 2h, do: pause, for: 8h}\n"
+    text = path.read_text()
+    assert line in text
+    awake = _run(path, text.replace(line, ""))
+    assert awake.requests and all(q.ok for q in awake.requests)
