@@ -1263,9 +1263,10 @@ class _Reader:
             if isinstance(getattr(n, "name", None), str)
         }
         self.domain_specs = {
-            d.trust_domain: d for d in domains if isinstance(getattr(d, "trust_domain", None),
-                                                             TrustDomain)
-        }  # fmt: skip
+            d.trust_domain: d
+            for d in (domains if isinstance(domains, tuple) else ())
+            if isinstance(getattr(d, "trust_domain", None), TrustDomain)
+        }
         events = self.opt(m, "events", self.events, ())
         expect = self.opt(m, "expect", self.expectations, ())
         if self.problems:
@@ -2008,17 +2009,21 @@ class _Reader:
     def _check_lifecycle(self, events: list[Event], nodes: list[YamlNode]) -> None:
         """Stops and starts alternate (a start names what a stop before it named), none comes
         before the component's own start, and nothing is scheduled while the world is paused."""
-        order = sorted(range(len(events)), key=lambda i: events[i].at)
+        # (events whose instant failed to load, already reported, take no part)
+        order = sorted(
+            (i for i in range(len(events)) if isinstance(events[i].at, float | int)),
+            key=lambda i: events[i].at,
+        )
         pauses = [
             (ev.at, ev.at + ev.duration, ev.line)
             for ev in events
-            if isinstance(ev, PauseEvent) and ev.at is not _BAD and ev.duration is not _BAD
+            if isinstance(ev, PauseEvent)
+            and isinstance(ev.at, float | int)
+            and isinstance(ev.duration, float | int)
         ]
         stopped: set[tuple[str, str, str]] = set()
         for i in order:
             ev, n = events[i], nodes[i]
-            if ev.at is _BAD:
-                continue
             for start, end, line in pauses:
                 if start < ev.at < end:
                     self.report(
@@ -2030,15 +2035,15 @@ class _Reader:
             if not isinstance(ev, ServerLifecycleEvent | AgentLifecycleEvent):
                 continue
             spec = self.domain_specs.get(ev.trust_domain)
-            if spec is None:  # an unknown trust domain, already reported
-                continue
+            if spec is None or (isinstance(ev, AgentLifecycleEvent) and ev.node is _BAD):
+                continue  # an unknown trust domain or node, already reported
             server = isinstance(ev, ServerLifecycleEvent)
             what = "server" if server else "agent"
             if not server and spec.agent is None:
                 self.report(n, f"trust domain {_q(ev.trust_domain.name)} has no agent")
                 continue
-            began = spec.server.start if server else spec.agent.start
-            if ev.at < began:
+            began = getattr(spec.server if server else spec.agent, "start", None)
+            if isinstance(began, float | int) and ev.at < began:
                 self.report(
                     n,
                     f"{ev.do} at {human_duration(ev.at)} comes before the {what} starts "

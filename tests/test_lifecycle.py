@@ -163,3 +163,16 @@ def test_validate_names_the_nodes_an_agent_runs_on() -> None:
         "spire-federation-worker)"
         for do in ("agent_stop", "agent_start")
     ]
+
+
+def test_an_event_without_an_instant_is_reported_not_ordered() -> None:
+    # (hypothesis found the ordering of lifecycle checks crashing on an instant that failed)
+    got = _problems(
+        "  - {at: , do: server_stop, trust_domain: foo.example.com}\n"
+        "  - {at: 3h, do: server_start, trust_domain: foo.example.com}\n"
+    )
+    assert got[0].startswith("+0: expected a duration")
+    assert got[1:] == [
+        "+1: server_start: the server is not stopped (no server_stop of the same trust domain "
+        "before it)"
+    ]
