@@ -176,3 +176,17 @@ def test_an_event_without_an_instant_is_reported_not_ordered() -> None:
         "+1: server_start: the server is not stopped (no server_stop of the same trust domain "
         "before it)"
     ]
+
+
+def test_inspect_says_when_the_agent_is_down() -> None:
+    from sim.inspection import InspectError, x509_svid
+    from sim.scenario import load_scenario
+
+    scenario = load_scenario(D1)
+    # At 2h10m the server is down but the agent still serves its cached SVID; at 3h the agent
+    # has crashed (its SVID expired) and is waiting to be restarted.
+    assert "spiffe://foo.example.com/http-server" in x509_svid(
+        Simulation(scenario, until=130 * M).run(), "http-server"
+    )
+    with pytest.raises(InspectError, match="is not running at this instant"):
+        x509_svid(Simulation(scenario, until=3 * H).run(), "http-server")
