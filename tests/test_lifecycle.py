@@ -190,3 +190,27 @@ def test_inspect_says_when_the_agent_is_down() -> None:
     )
     with pytest.raises(InspectError, match="is not running at this instant"):
         x509_svid(Simulation(scenario, until=3 * H).run(), "http-server")
+
+
+def test_a_restart_with_the_datastore_kept_reloads_the_ca_or_replaces_an_expired_one() -> None:
+    # Back at 5h: the CA of 32 s (12h) is still current and is activated again, unchanged.
+    short = Simulation(parse_scenario(_text(OUTAGE), "t.yaml")).run()
+    first, again = short.log.find(instance="foo/spire-server-0", msg="X509 CA activated")[:2]
+    assert again.t == 5 * H
+    assert again.field("local_authority_id") == first.field("local_authority_id")
+    assert short.summary()["ca_rotations"] == 0
+    # Back at 14h: that CA expired at 12h0m32s; its journal slot is unusable, a new CA is
+    # prepared and activated at once, and the entries are still there (no re-registration).
+    long = Simulation(parse_scenario(_text(
+        "  - {at: 2h, do: server_stop, trust_domain: foo.example.com}\n"
+        "  - {at: 14h, do: server_start, trust_domain: foo.example.com}\n",
+        duration="15h",
+    ), "t.yaml")).run()  # fmt: skip
+    at = {rec.msg: rec for rec in long.log.find(instance="foo/spire-server-0", since=14 * H,
+                                                 until=14 * H + 1)}  # fmt: skip
+    assert at["X509CA slot unusable"].field("error") == "slot expired"
+    assert at["X509 CA prepared"].field("issued_at").hour == 14
+    assert "X509 CA activated" in at
+    assert len(long.servers["foo.example.com"].entries.list()) == 2
+    late = [q for q in long.requests if q.t > 14 * H + 10 * M]
+    assert late and all(q.ok for q in late)
