@@ -19,13 +19,14 @@ import simpy
 
 from sim import ca
 from sim.bundle import Bundle, BundleSet
-from sim.clock import Clock
+from sim.clock import Clock, go_quote
 from sim.eventlog import Logger
+from sim.history import Outage
 from sim.jwtsvid import JWTSVID, JWTSVIDError, validate_token
 from sim.registration import RegistrationEntry, Selector, entries_for_agent, matches
 from sim.server import SpireServer, signed_by
 from sim.spiffeid import SpiffeID, TrustDomain
-from sim.x509svid import X509SVID
+from sim.x509svid import X509SVID, VerificationCache, VerifyStyle, X509SVIDError, verify
 
 __all__ = ["SpireAgent", "WorkloadUpdate"]
 
@@ -34,6 +35,15 @@ SYNC_INTERVAL = 5.0
 # added to an availability target.
 GRACE_PERIOD_THRESHOLD = 12 * 3600.0
 AVAILABILITY_JITTER = 600.0
+# After a failed sync the next one waits sync_interval x 1.5^n (pkg/common/backoff, cenkalti's
+# exponential backoff; spire-sim leaves out its +-10 % jitter), at most 24 x sync_interval in
+# v0.9.2 and min(8m, 48 x sync_interval) at HEAD (manager/manager.go; spire-facts 3).
+BACKOFF_MULTIPLIER = 1.5
+BACKOFF_MAX = {True: 24 * SYNC_INTERVAL, False: min(480.0, 48 * SYNC_INTERVAL)}
+# Kubernetes restarts a crashed container after 10 s, doubling up to 5 min (CrashLoopBackOff).
+CRASH_RESTART_DELAY, CRASH_RESTART_MAX = 10.0, 300.0
+# pkg/agent/attestor/node/node.go IsSVIDExpired: one second of allowed clock skew.
+SVID_EXPIRY_SKEW = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +92,14 @@ class SpireAgent:
     bundles: dict[TrustDomain, Bundle] = field(default_factory=dict)
     subscribers: list[_Subscriber] = field(default_factory=list)
     issued: int = 0
+    # Why the server cannot be reached from the agent's node now (Go's dial error), or None.
+    link: Callable[[], str | None] = lambda: None
+    cache: VerificationCache | None = None
+    running: bool = False
+    _epoch: int = 0
+    _failures: int = 0  # consecutive failed syncs (backoff)
+    _crashes: int = 0  # consecutive crashes (Kubernetes' restart backoff)
+    _reachable: bool = True  # the server answered the last attempt (see poke)
     _wake: simpy.Event | None = None
     _t0: float = 0.0
     # When each SVID (by serial) is due for rotation: drawn once, on the sync grid.
@@ -93,6 +111,7 @@ class SpireAgent:
     _seen_tainted_x509: set[str] = field(default_factory=set)
     _seen_tainted_jwt: set[str] = field(default_factory=set)
     _agent_svid_tainted: bool = False
+    _recorded_down: bool = False  # the last outage state written to the history
 
     @property
     def legacy(self) -> bool:
@@ -114,28 +133,233 @@ class SpireAgent:
             self._wake.succeed()
 
     def run(self):  # noqa: ANN201 - a SimPy process
+        """Start (or start again): load or attest the agent SVID, then sync on the 5 s grid,
+        backing off after failures."""
+        self.running = True
+        self._epoch += 1
+        epoch = self._epoch
         self._t0 = self.env.now
-        self.log.info(self.env.now, 'Starting agent with data directory: "/run/spire"')
-        self.log.debug(
-            self.env.now, "No pre-existing agent SVID found. Will perform node attestation"
-        )
-        self.svid = self.server.sign_x509_svid(self.agent_id, ca.new_ec_key(self.rng))
-        self.issued += 1
-        self.server.listeners.append(self._on_server_change)
+        self._failures = 0
+        first = self.svid is None and self.issued == 0
+        if not first:
+            # The workload SVID cache lives in memory: a restarted agent mints them again.
+            self.entries, self.svids, self._due = (), {}, {}
+        if not self._start():
+            return
+        if self._on_server_change not in self.server.listeners:
+            self.server.listeners.append(self._on_server_change)
         while True:
-            self._sync()
+            retry = self._sync()
+            if self._epoch != epoch:  # crashed, or stopped
+                return
+            if retry is not None:
+                yield self.env.timeout(retry)
+                if self._epoch != epoch:
+                    return
+                continue
+            if self._failures:
+                # A sync succeeded again: the 5 s timer restarts from here.
+                self._failures = 0
+                self._t0 = self.env.now
             self._wake = self.env.event()
             due = self._next_rotation()
             waits: list[simpy.Event] = [self._wake]
             if due is not None:
                 waits.append(self.env.timeout(max(0.0, due - self.env.now)))
             fired = yield self.env.any_of(waits)
+            if self._epoch != epoch:
+                return
             if self._wake in fired:
                 # A change on the server reaches the agent at its next sync tick.
                 target = self._tick(self.env.now, strictly_after=True)
             else:
                 target = self._tick(self.env.now, strictly_after=False)
             yield self.env.timeout(target - self.env.now)
+            if self._epoch != epoch:
+                return
+
+    # -- lifecycle: start, stop, crash, a paused world ----------------------------------------
+
+    def _start(self) -> bool:
+        """pkg/agent/attestor/node/node.go Attest and loadSVID: an agent SVID on disk is used
+        while it is valid; an expired one (or none) means node attestation. k8s_psat presents a
+        fresh projected token, so the server accepts a node attesting again."""
+        now = self.env.now
+        self.log.info(now, 'Starting agent with data directory: "/run/spire"')
+        if self.svid is None:
+            self.log.debug(now, "No pre-existing agent SVID found. Will perform node attestation")
+        elif now + SVID_EXPIRY_SKEW >= self.clock.to_sim(self.svid.not_after):
+            if self.legacy:  # spire@v0.9.2 node.go loadSVID
+                self.log.warn(
+                    now, "Private key recovered, but SVID is expired. Generating new keypair."
+                )
+            else:
+                self.log.warn(
+                    now,
+                    "SVID key recovered, but SVID is expired. Generating new keypair",
+                    expiry=self.svid.not_after,
+                    subsystem_name="attestor",
+                )
+                self.log.info(now, "SVID is not found. Starting node attestation",
+                              subsystem_name="attestor")  # fmt: skip
+        else:
+            if not self.legacy:
+                self.log.info(now, "SVID loaded", spiffe_id=str(self.agent_id),
+                              subsystem_name="attestor")  # fmt: skip
+            return True
+        error = self._transport_error(client_certificate=False)
+        if error is not None:
+            self._crash(error)
+            return False
+        self._attest(again=self.issued > 0)
+        return True
+
+    def _attest(self, *, again: bool) -> None:
+        self.svid = self.server.sign_x509_svid(self.agent_id, ca.new_ec_key(self.rng))
+        self.issued += 1
+        self.server.attested.add(self.agent_id)
+        if again and not self.legacy:
+            self.log.info(
+                self.env.now, "Node attestation was successful", reattestable=True,
+                spiffe_id=str(self.agent_id), subsystem_name="attestor",
+            )  # fmt: skip
+
+    def _crash(self, error: str) -> None:
+        """The agent process exits (cmd/spire-agent/cli/run: "agent crashed" in v0.9.2,
+        "Agent crashed" at HEAD); the DaemonSet's container restarts after Kubernetes'
+        CrashLoopBackOff delay."""
+        self.log.error(self.env.now, "agent crashed" if self.legacy else "Agent crashed",
+                       error=error)  # fmt: skip
+        self.running = False
+        self._epoch += 1
+        self._record_outage(True, f"agent crashed: {error}")
+        delay = min(CRASH_RESTART_DELAY * 2**self._crashes, CRASH_RESTART_MAX)
+        self._crashes += 1
+        self.env.process(self._restart_after(delay, self._epoch))
+
+    def _restart_after(self, delay: float, epoch: int):  # noqa: ANN202 - a SimPy process
+        yield self.env.timeout(delay)
+        if self._epoch == epoch and not self.running:
+            yield from self.run()
+
+    def stop(self) -> None:
+        """The agent process stops (its pod is gone): no sync, no rotation, no Workload API.
+        Workloads keep the SVIDs they were last sent."""
+        self.running = False
+        self._epoch += 1
+        self._crashes = 0
+        self._record_outage(True, "agent stopped")
+        if self._wake is not None and not self._wake.triggered:
+            self._wake.succeed()
+
+    def poke(self) -> None:
+        """Something on the way to the server changed (a network fault or its repair): a
+        running agent tries again at its next sync tick if its reachability changed."""
+        if self.running and (self.link() is None) != self._reachable:
+            self._on_server_change()
+
+    def resume(self, paused: float) -> None:
+        """The world was suspended for ``paused`` seconds: the 5 s timer stood still with the
+        monotonic clock, so the sync grid moves on by the pause and the agent syncs at its next
+        tick, judging every SVID by the wall clock."""
+        self._t0 += paused
+        if self._wake is not None and not self._wake.triggered:
+            self._wake.succeed()
+
+    # -- the connection to the server ----------------------------------------------------------
+
+    def _unavailable(self, cause: str, *, handshake: bool = False) -> str:
+        """gRPC's status for a connection that could not be made. [inferred] grpc-go's wording
+        of each era: SPIRE 0.9's dialer did its TLS inside the dial, so TLS errors read "error
+        while dialing" too (spire#766 shows that form); HEAD's lazily connected client says
+        "Error while dialing" or "authentication handshake failed" (grpc-go
+        internal/transport)."""
+        if self.legacy:
+            return (
+                "rpc error: code = Unavailable desc = all SubConns are in TransientFailure, "
+                "latest connection error: connection error: desc = "
+                + go_quote(f"transport: error while dialing: {cause}")
+            )
+        what = "authentication handshake failed" if handshake else "Error while dialing"
+        return "rpc error: code = Unavailable desc = connection error: desc = " + go_quote(
+            f"transport: {what}: {cause}"
+        )
+
+    def _transport_error(self, *, client_certificate: bool = True) -> str | None:
+        """Why an mTLS connection to the server fails now (None: it works). The agent checks
+        the server's SVID with its own trust bundle; the server checks the agent's SVID with
+        its bundle (and Go sends the bad_certificate alert when that fails)."""
+        cause = self.link()
+        self._reachable = cause is None
+        if cause is not None:
+            return self._unavailable(cause)
+        at = self.clock.to_datetime(self.env.now)
+        own = self.bundles.get(self.server.trust_domain)
+        style = VerifyStyle.PRE1 if self.legacy else VerifyStyle.V2
+        if own is not None and self.server.svid is not None:
+            try:
+                verify(self.server.svid.certificates, own, at=at, style=style, cache=self.cache)
+            except X509SVIDError as exc:
+                return self._unavailable(str(exc), handshake=True)
+        if client_certificate and self.svid is not None and self.server.bundle is not None:
+            try:
+                verify(self.svid.certificates, self.server.bundle, at=at, style=style,
+                       cache=self.cache)  # fmt: skip
+            except X509SVIDError:
+                return self._unavailable("remote error: tls: bad certificate")
+        return None
+
+    def _sync_failed(self, error: str) -> float:
+        """Log a failed sync as the version does and return the backoff before the next."""
+        now = self.env.now
+        if self.legacy:
+            # spire@v0.9.2 manager.go runSynchronizer.
+            error = self._legacy_fetch_failed(error)
+            self.log.error(now, "synchronize failed", error=error, subsystem_name="manager")
+        else:
+            # spire@HEAD pkg/agent/client/client.go fetchEntries/syncEntries, manager.go.
+            self.log.error(now, "Failed to fetch authorized entries", error=error,
+                           subsystem_name="manager")  # fmt: skip
+            self.log.error(now, "Synchronize failed",
+                           error=f"failed to fetch authorized entries: {error}",
+                           subsystem_name="manager")  # fmt: skip
+        self._failures += 1
+        self._record_outage(True, error)
+        return min(SYNC_INTERVAL * BACKOFF_MULTIPLIER**self._failures, BACKOFF_MAX[self.legacy])
+
+    def _record_outage(self, down: bool, detail: str) -> None:
+        """Note in the run's history when this agent stops or starts being able to sync."""
+        if down == self._recorded_down:
+            return
+        self._recorded_down = down
+        self.server.history.outages.append(
+            Outage(self.env.now, self.server.trust_domain.name, "agent",
+                   self.log.instance.host, down, detail)
+        )  # fmt: skip
+
+    def _legacy_fetch_failed(self, error: str) -> str:
+        """spire@v0.9.2 pkg/agent/client/client.go FetchUpdates (used by the sync and the agent
+        SVID rotator alike): log the client's line, return the error its caller sees."""
+        if error.startswith("rpc error: code = Unavailable"):
+            self.log.error(self.env.now, "Failure fetching X509 SVID. unable to get a stream",
+                           error=error, subsystem_name="manager")  # fmt: skip
+            return "unable to get a stream"
+        self.log.error(self.env.now, f"failed to consume entire SVID update stream: {error}",
+                       subsystem_name="manager")  # fmt: skip
+        return error
+
+    def _not_attested(self) -> str:
+        """The server's answer to an agent it holds no attested node for (its datastore lost
+        it): spire@v0.9.2 endpoints/node/handler.go, spire@HEAD endpoints/middleware.go."""
+        if self.legacy:
+            self.server.log.error(self.env.now, "Agent is not attested or no longer valid",
+                                  error="agent is not attested",
+                                  method="/spire.api.node.Node/FetchX509SVID")  # fmt: skip
+            return (
+                "rpc error: code = PermissionDenied desc = agent is not attested or no longer valid"
+            )
+        self.server.log.error(self.env.now, "Agent is not attested", caller_id=str(self.agent_id))
+        return f'rpc error: code = PermissionDenied desc = agent "{self.agent_id}" is not attested'
 
     def _tick(self, t: float, *, strictly_after: bool) -> float:
         """The agent's sync grid (every 5 s from its start): the tick at/after ``t``."""
@@ -192,17 +416,60 @@ class SpireAgent:
             times.append(self._rotation_due(self.svid))
         return min(times) if times else None
 
-    def _sync(self) -> None:
+    def _rotate_agent_svid(self) -> bool:
+        """The agent SVID rotator's pass (pkg/agent/svid/rotator.go): False when it crashed
+        the agent. v0.9 renews over mTLS with the current SVID and logs "Could not rotate agent
+        SVID" on every failure, forever once the SVID has expired (spire#1562). 1.7+ agents
+        attested by k8s_psat re-attest instead (server-authenticated TLS only), and an
+        expired SVID that could not be replaced stops the agent."""
         now = self.env.now
-        if self.svid is not None and (
-            self._agent_svid_tainted or now >= self._rotation_due(self.svid)
-        ):
+        assert self.svid is not None
+        # A tainted agent SVID rotates at once (svid/rotator.go NotifyTaintedAuthorities).
+        if not self._agent_svid_tainted and now < self._rotation_due(self.svid):
+            return True
+        error = self._transport_error(client_certificate=self.legacy)
+        if error is None and self.legacy and self.agent_id not in self.server.attested:
+            error = self._not_attested()
+        if error is None:
             self._agent_svid_tainted = False
             self._due.pop(self.svid.serial_number, None)
-            self.svid = self.server.sign_x509_svid(self.agent_id, ca.new_ec_key(self.rng))
-            self.issued += 1
+            self._attest(again=False)
             # pkg/agent/svid/rotator.go (spire-facts 3).
             self.log.info(now, "Successfully rotated agent SVID")
+            return True
+        what = "rotate agent SVID" if self.legacy else "reattest agent"
+        if self.legacy:
+            error = self._legacy_fetch_failed(error)
+        self.log.error(now, f"Could not {what}", error=error, subsystem_name="manager")
+        if not self.legacy and now >= self.clock.to_sim(self.svid.not_after):
+            self._crash(f"current SVID has already expired and {what} failed: {error}")
+            return False
+        return True
+
+    def _sync(self) -> float | None:
+        """One sync with the server; returns None when it worked, else the seconds to wait."""
+        now = self.env.now
+        if self.svid is not None and not self._rotate_agent_svid():
+            return 0.0
+        error = self._transport_error()
+        if error is None and self.agent_id not in self.server.attested:
+            error = self._not_attested()
+            if not self.legacy:
+                # manager.go Run: PermissionDenied AGENT_NOT_ATTESTED makes the agent re-attest.
+                self._sync_failed(error)
+                self.log.warn(now, "Agent needs to re-attest; will attempt to re-attest",
+                              error=error, subsystem_name="manager")  # fmt: skip
+                if self.svid is not None:
+                    self._due.pop(self.svid.serial_number, None)
+                self._attest(again=False)
+                self.log.info(now, "Successfully reattested node", spiffe_id=str(self.agent_id),
+                              subsystem_name="manager")  # fmt: skip
+                self._failures = 0
+                return SYNC_INTERVAL
+        if error is not None:
+            return self._sync_failed(error)
+        self._crashes = 0
+        self._record_outage(False, "synced")
         authorized = tuple(
             e
             for e in entries_for_agent(self.server.entries, self.agent_id, self.selectors)
@@ -273,6 +540,7 @@ class SpireAgent:
             self._push(sub)
         # After the pushes: a dropped SVID is not withdrawn from workloads, only replaced.
         self._process_tainted()
+        return None
 
     def _process_tainted(self) -> None:
         """The server's tainted authorities, as the agent learns them at a sync: workload SVIDs
@@ -369,9 +637,16 @@ class SpireAgent:
         )
 
     def _push(self, sub: _Subscriber) -> None:
+        if not self.running:  # no Workload API while the agent is down
+            return
         update = self.update_for(sub.selectors)
         ident = update.identity()
         if ident != sub.last:
+            if update.empty:
+                # pkg/agent/endpoints/workload/handler.go (v0.9.2 and HEAD), answered with
+                # PermissionDenied "no identity issued".
+                self.log.error(self.env.now, "No identity issued", registered=False,
+                               subsystem_name="workload_api")  # fmt: skip
             sub.last = ident
             sub.callback(update)
 

@@ -710,6 +710,10 @@ def _expired(ctx: _Context, req: RequestRecord, m: _Meeting) -> list[Cause]:
                 times=tuple(times),
             )
         )
+        node = req.server_node if m.side == "client" else req.client_node
+        if holder is not None and node is not None:
+            causes += _why_not_renewed(ctx, ctx.td_of(holder), node, holder, j.spiffe_id,
+                                       j.not_after)  # fmt: skip
         return causes
     ca = ctx.history.authority_event(j.trust_domain, j.authority_id, "activated")
     if ca is not None and ca.not_after is not None and seen >= ca.not_after:
@@ -718,6 +722,67 @@ def _expired(ctx: _Context, req: RequestRecord, m: _Meeting) -> list[Cause]:
                       authority_id=j.authority_id, side=m.side,
                       times=(("ca_not_after", ca.not_after),))]  # fmt: skip
     return _unexplained(ctx, req, "the SVID and its CA were valid by the verifier's clock")
+
+
+def _why_not_renewed(ctx: _Context, td: str, node: str, holder: str, spiffe_id: str,
+                     expiry: float) -> list[Cause]:  # fmt: skip
+    """Why ``holder``'s agent let its SVID expire: it could not sync with its server then
+    (lifecycle faults D1, D2), and why: the server was down, or the agent was; or its entry
+    was gone (A2: a server restarted without its datastore)."""
+    h = ctx.history
+    agent = h.outage_at(td, "agent", node, expiry)
+    if agent is None or not agent.down:
+        return _entry_gone(ctx, td, holder, spiffe_id, expiry)
+    back = h.back_after(td, "agent", node, expiry)
+    text = (f"{td}'s agent on {node} could not sync with its server from {ctx.at(agent.t)} "
+            f"({agent.detail}), so it could not renew {holder}'s SVID before it "
+            "expired")  # fmt: skip
+    times = [("agent_down", agent.t)]
+    if back is not None:
+        text += f"; it synced again at {ctx.at(back.t)}"
+        times.append(("agent_back", back.t))
+    causes = [Cause("agent_cannot_sync", text, trust_domain=td, workload=holder,
+                    times=tuple(times))]  # fmt: skip
+    server = h.outage_at(td, "server", "", expiry)
+    if server is not None and server.down:
+        up = h.back_after(td, "server", "", expiry)
+        text = f"{td}'s server was stopped at {ctx.at(server.t)}"
+        stimes = [("server_down", server.t)]
+        if up is not None:
+            text += f" and started again at {ctx.at(up.t)} ({up.detail})"
+            stimes.append(("server_back", up.t))
+        causes.append(Cause("server_down", text, trust_domain=td, times=tuple(stimes)))
+    return causes
+
+
+def _entry_gone(ctx: _Context, td: str, holder: str, spiffe_id: str, t: float) -> list[Cause]:
+    """The agent was syncing, but no entry gave ``holder`` its identity any more."""
+    if ctx.entry_of(td, spiffe_id, t) is not None:
+        return []
+    gone = [e for e in ctx.history.entries
+            if e.trust_domain == td and e.spiffe_id == spiffe_id and e.op == "deleted"
+            and e.t <= t]  # fmt: skip
+    if not gone:
+        return []
+    back = next((e for e in ctx.history.entries if e.trust_domain == td and e.t > t
+                 and e.spiffe_id == spiffe_id and e.op == "created"), None)  # fmt: skip
+    text = (f"{td}'s server held no entry for {spiffe_id} from {ctx.at(gone[-1].t)}, so "
+            f"{holder}'s agent had nothing to renew it with")  # fmt: skip
+    times = [("entry_gone", gone[-1].t)]
+    if back is not None:
+        text += f" until it was created again at {ctx.at(back.t)}"
+        times.append(("entry_back", back.t))
+    causes = [Cause("no_entry", text, trust_domain=td, workload=holder, spiffe_id=spiffe_id,
+                    entry_id=gone[-1].entry_id, times=tuple(times))]  # fmt: skip
+    server = ctx.history.outage_at(td, "server", "", gone[-1].t)
+    if server is not None and server.t == gone[-1].t and "datastore lost" in server.detail:
+        causes.append(Cause(
+            "datastore_lost",
+            f"{td}'s server restarted at {ctx.at(server.t)} without its datastore: its entries, "
+            "attested agents and federated bundles were gone",
+            trust_domain=td, times=(("restarted", server.t),),
+        ))  # fmt: skip
+    return causes
 
 
 def _unauthorized(ctx: _Context, req: RequestRecord, m: _Meeting) -> list[Cause]:

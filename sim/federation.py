@@ -251,7 +251,8 @@ class BundleClient:
         return fetched, None
 
     def run(self):  # noqa: ANN201 - a SimPy process
-        while True:
+        epoch = self.server.epoch  # a stopped server's poller ends; its next start polls anew
+        while self.server.epoch == epoch and self.server.running:
             wait = self._update()
             self.next_poll = self.env.now + wait
             self._record_poll(self.next_poll)

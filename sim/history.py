@@ -136,6 +136,21 @@ class SvidDelivered:
 
 
 @dataclass(frozen=True, slots=True)
+class Outage:
+    """From ``t`` on, ``trust_domain``'s server (``who`` = ``server``) or its agent on ``node``
+    (``who`` = ``agent``) was down or unable to sync (``down``), or back (not ``down``);
+    ``detail`` says how (``stopped``, the sync error, ``datastore lost`` ...). Only changes are
+    recorded, not every failed retry."""
+
+    t: float
+    trust_domain: str
+    who: Literal["server", "agent"]
+    node: str
+    down: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class FetchAttempt:
     """One poll by ``holder``'s bundle client of ``trust_domain``'s endpoint."""
 
@@ -168,6 +183,7 @@ class History:
     jwts: list[JwtIssued] = field(default_factory=list)
     deliveries: list[SvidDelivered] = field(default_factory=list)
     fetches: list[FetchAttempt] = field(default_factory=list)
+    outages: list[Outage] = field(default_factory=list)
     skews: list[ClockSkew] = field(default_factory=list)
     _by_copy: dict[tuple[str, str], list[BundleChange]] = field(
         default_factory=lambda: defaultdict(list), repr=False
@@ -220,6 +236,25 @@ class History:
             if rec.serial == serial:
                 return rec
         return None
+
+    def outage_at(self, trust_domain: str, who: str, node: str, t: float) -> Outage | None:
+        """The last outage change of that server or agent at or before ``t`` (None: never)."""
+        found = None
+        for o in self.outages:
+            if o.t > t:
+                break
+            if (o.trust_domain, o.who, o.node) == (trust_domain, who, node):
+                found = o
+        return found
+
+    def back_after(self, trust_domain: str, who: str, node: str, t: float) -> Outage | None:
+        """The first recovery of that server or agent after ``t``."""
+        key = (trust_domain, who, node)
+        return next(
+            (o for o in self.outages if o.t > t and not o.down
+             and (o.trust_domain, o.who, o.node) == key),
+            None,
+        )  # fmt: skip
 
     def jwt_at(self, spiffe_id: str, t: float) -> JwtIssued | None:
         """The newest JWT-SVID minted for ``spiffe_id`` at or before ``t`` (what the agent's

@@ -107,6 +107,10 @@ def x509_svid(result: Result, workload: str) -> str:
         raise InspectError(f'no workload "{workload}" in this scenario (it has: {known})')
     if state.pod is None or state.agent is None:
         raise InspectError(f'workload "{workload}" has no pod or no SPIRE agent at this instant')
+    if not state.agent.running:  # (stopped or crashed: its Workload API socket is gone)
+        raise InspectError(
+            f'the SPIRE agent of workload "{workload}" is not running at this instant'
+        )
     update = state.agent.update_for(state.selectors, quiet=True)
     if update.empty:
         # The Workload API answers PermissionDenied (pkg/agent/endpoints/workload/handler.go).

@@ -99,6 +99,9 @@ __all__ = [
     "WebAuthority",
     "Workload",
     "WorkloadRestartEvent",
+    "ServerLifecycleEvent",
+    "AgentLifecycleEvent",
+    "PauseEvent",
     "builtin_scenario_path",
     "builtin_scenarios",
     "load_scenario",
@@ -506,6 +509,20 @@ class AuthorityEvent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ServerLifecycleEvent:
+    """``server_stop``: ``trust_domain``'s SPIRE server process stops (its ports refuse
+    connections, nothing rotates); ``server_start``: it starts again. ``datastore`` says what
+    the start finds: ``kept`` (same CA, keys and entries) or ``lost`` (the data directory is
+    gone: a new CA, no entries, no federated bundles)."""
+
+    do: str  # "server_stop" | "server_start"
+    at: float
+    trust_domain: TrustDomain
+    datastore: str = "kept"
+    line: int = _line()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UpstreamReplaceEvent:
     """The disk UpstreamAuthority's cert and key files are replaced by a new root (made like
     the generated roots); SPIRE uses it at its next X.509 CA preparation."""
@@ -514,6 +531,19 @@ class UpstreamReplaceEvent:
     at: float
     trust_domain: TrustDomain
     root: GeneratedRoot
+    line: int = _line()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentLifecycleEvent:
+    """``agent_stop`` / ``agent_start``: the SPIRE agent of ``trust_domain`` on ``node`` (every
+    agent of the trust domain when None) stops or starts again; workloads keep the SVIDs they
+    were last sent."""
+
+    do: str  # "agent_stop" | "agent_start"
+    at: float
+    trust_domain: TrustDomain
+    node: str | None = None
     line: int = _line()
 
 
@@ -580,6 +610,17 @@ class EntryUpdateEvent:
     line: int = _line()
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PauseEvent:
+    """The whole world is suspended (a laptop asleep) from ``at`` for ``duration`` seconds:
+    no process runs, then everything resumes with the wall clock moved on."""
+
+    do: ClassVar[str] = "pause"
+    at: float
+    duration: float
+    line: int = _line()
+
+
 Event: TypeAlias = (
     BundleSetEvent
     | EntryDeleteEvent
@@ -594,6 +635,9 @@ Event: TypeAlias = (
     | DnsFailureEvent
     | LatencyEvent
     | EntryUpdateEvent
+    | ServerLifecycleEvent
+    | AgentLifecycleEvent
+    | PauseEvent
 )
 
 
@@ -969,6 +1013,11 @@ _EVENT_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "partition": (("between",), ("between",)),
     "clock_skew": (("node", "by"), ("node", "by")),
     "heal": (("between",), ("between",)),
+    "server_stop": (("trust_domain", "datastore"), ("trust_domain",)),
+    "server_start": (("trust_domain", "datastore"), ("trust_domain",)),
+    "agent_stop": (("trust_domain", "node"), ("trust_domain",)),
+    "agent_start": (("trust_domain", "node"), ("trust_domain",)),
+    "pause": (("for",), ("for",)),
     "localauthority": (
         ("trust_domain", "kind", "action", "authority"),
         ("trust_domain", "kind", "action"),
@@ -993,6 +1042,7 @@ _OPERATOR_EVENTS = (
     "bundle_endpoint_down", "bundle_endpoint_up", "entry_update",
 )  # fmt: skip
 _FEDERATION_REFRESH_PROFILES = ("1.7", "1.8", "1.9", "1.x")
+_DATASTORE = ("kept", "lost")
 _ALL_EVENT_KEYS = ("at", "do", *sorted({k for keys, _ in _EVENT_KEYS.values() for k in keys}))
 
 
@@ -1014,7 +1064,7 @@ class _Reader:
         self.node_names: set[str] = set()
         self.run_duration: float | None = None
         self.spire_version: str | None = None
-        self.domain_specs: dict[str, Any] = {}
+        self.domain_specs: dict[str, Any] = {}  # trust domain name -> its spec
 
     # -- reporting and composing --
 
@@ -2139,11 +2189,72 @@ class _Reader:
 
     def events(self, node: YamlNode) -> tuple[Event, ...]:
         out = []
+        nodes = []
         for item in self.items(node):
             event = self.event(item)
             if event is not _BAD:
                 out.append(event)
+                nodes.append(item)
+        self._check_lifecycle(out, nodes)
         return tuple(out)
+
+    def _check_lifecycle(self, events: list[Event], nodes: list[YamlNode]) -> None:
+        """Stops and starts alternate (a start names what a stop before it named), none comes
+        before the component's own start, and nothing is scheduled while the world is paused."""
+        # (events whose instant failed to load, already reported, take no part)
+        order = sorted(
+            (i for i in range(len(events)) if isinstance(events[i].at, float | int)),
+            key=lambda i: events[i].at,
+        )
+        pauses = [
+            (ev.at, ev.at + ev.duration, ev.line)
+            for ev in events
+            if isinstance(ev, PauseEvent)
+            and isinstance(ev.at, float | int)
+            and isinstance(ev.duration, float | int)
+        ]
+        stopped: set[tuple[str, str, str]] = set()
+        for i in order:
+            ev, n = events[i], nodes[i]
+            for start, end, line in pauses:
+                if start < ev.at < end:
+                    self.report(
+                        n,
+                        f"{ev.do} at {human_duration(ev.at)} falls inside the pause from "
+                        f"{human_duration(start)} to {human_duration(end)} (line {line}): "
+                        "nothing runs during a pause",
+                    )
+            if not isinstance(ev, ServerLifecycleEvent | AgentLifecycleEvent):
+                continue
+            spec = self.domain_specs.get(getattr(ev.trust_domain, "name", None))
+            if spec is None or (isinstance(ev, AgentLifecycleEvent) and ev.node is _BAD):
+                continue  # an unknown trust domain or node, already reported
+            server = isinstance(ev, ServerLifecycleEvent)
+            what = "server" if server else "agent"
+            if not server and spec.agent is None:
+                self.report(n, f"trust domain {_q(ev.trust_domain.name)} has no agent")
+                continue
+            began = getattr(spec.server if server else spec.agent, "start", None)
+            if isinstance(began, float | int) and ev.at < began:
+                self.report(
+                    n,
+                    f"{ev.do} at {human_duration(ev.at)} comes before the {what} starts "
+                    f"(at {human_duration(began)})",
+                )
+                continue
+            key = (what, ev.trust_domain.name, "" if server else (ev.node or ""))
+            if ev.do.endswith("_stop"):
+                if key in stopped:
+                    self.report(n, f"{ev.do}: the {what} is already stopped")
+                stopped.add(key)
+            else:
+                if key not in stopped:
+                    self.report(
+                        n,
+                        f"{ev.do}: the {what} is not stopped (no {what}_stop of the same "
+                        f"{'trust domain' if server else 'trust domain and node'} before it)",
+                    )
+                stopped.discard(key)
 
     def event(self, node: YamlNode) -> Event:
         if not isinstance(node, MappingNode):
@@ -2195,9 +2306,22 @@ class _Reader:
             return WorkloadRestartEvent(at=at, workload=workload, line=line)
         if kind in ("dns_failure", "latency"):
             return self.network_fault(kind, m, at, line)
+        if kind == "pause":
+            length = self.opt(m, "for", lambda n: self.duration(n, positive=True), _BAD)
+            return PauseEvent(at=at, duration=length, line=line)
         td = self.opt(m, "trust_domain", self.known_domain, _BAD)
         if kind in _OPERATOR_EVENTS:
             return self.operator_event(kind, m, td, at, line)
+        if kind in ("server_stop", "server_start"):
+            datastore = self.opt(
+                m, "datastore", lambda n: self.choice(n, "datastore", _DATASTORE), "kept"
+            )
+            return ServerLifecycleEvent(
+                do=kind, at=at, trust_domain=td, datastore=datastore, line=line
+            )
+        if kind in ("agent_stop", "agent_start"):
+            node_name = self.opt(m, "node", lambda n: self.checked(n, self._node_name), None)
+            return AgentLifecycleEvent(do=kind, at=at, trust_domain=td, node=node_name, line=line)
         if kind == "bundle_set":
             peer = self.opt(m, "peer", self.known_domain, _BAD)
             if td is not _BAD and td == peer:

@@ -1262,6 +1262,71 @@ def _events() -> dict[str, Any]:
                 kind,
                 text,
                 {
+                    "trust_domain": _ref("trust_domain", "Trust domain whose server it is."),
+                    "datastore": {
+                        "enum": ["kept", "lost"],
+                        "default": "kept",
+                        "description": "What the server's next start finds: `kept` (the same "
+                        "CA, keys and entries, with rotations that fell due caught up) or `lost` "
+                        "(its data directory is gone: a new CA, no entries, no attested agents, "
+                        "no federated bundles; `lost` on a stop applies to the next start).",
+                    },
+                },
+                ("trust_domain",),
+            )
+            for kind, text in (
+                (
+                    "server_stop",
+                    "The trust domain's SPIRE server stops (scaled to zero): its bundle "
+                    "endpoint and agent API refuse connections, nothing rotates; agents keep "
+                    "serving the SVIDs they hold until these expire.",
+                ),
+                (
+                    "server_start",
+                    "The server starts again after a `server_stop` of the same trust domain.",
+                ),
+            )
+        },
+        **{
+            f"event_{kind}": event(
+                kind,
+                text,
+                {
+                    "trust_domain": _ref("trust_domain", "Trust domain whose agents they are."),
+                    "node": _string(
+                        "Name of the node whose agent it is.",
+                        **{"x-default": "every agent of the trust domain"},
+                    ),
+                },
+                ("trust_domain",),
+            )
+            for kind, text in (
+                (
+                    "agent_stop",
+                    "The SPIRE agent stops: no sync, no rotation, no Workload API; workloads "
+                    "keep their last SVIDs until these expire.",
+                ),
+                (
+                    "agent_start",
+                    "The agent starts again after an `agent_stop` with the same `node`: it "
+                    "loads its agent SVID, or attests again if that expired meanwhile.",
+                ),
+            )
+        },
+        "event_pause": event(
+            "pause",
+            "The whole world is suspended (a laptop asleep): no process runs for `for`, "
+            "then everything resumes with the wall clock moved on: certificates that expired "
+            "meanwhile are found late, rotations that fell due run at the next tick. No other "
+            "event may fall inside the pause.",
+            {"for": _ref("positive_duration", "How long the pause lasts.")},
+            ("for",),
+        ),
+        **{
+            f"event_{kind}": event(
+                kind,
+                text,
+                {
                     "between": {
                         "type": "array",
                         "items": _string(

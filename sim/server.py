@@ -23,7 +23,14 @@ from sim import ca, jwtsvid
 from sim.bundle import Bundle, JWTAuthority
 from sim.clock import Clock, format_duration
 from sim.eventlog import Logger
-from sim.history import EntryChange, History, JwtIssued, SvidIssued, x509_authority_id
+from sim.history import (
+    EntryChange,
+    History,
+    JwtIssued,
+    Outage,
+    SvidIssued,
+    x509_authority_id,
+)
 from sim.profiles import SpireProfile, spire_profile
 from sim.registration import EntryStore, RegistrationEntry, RegistrationError
 from sim.spiffeid import SpiffeID, TrustDomain
@@ -159,6 +166,14 @@ class SpireServer:
     tainted_x509: dict[str, x509.Certificate] = field(default_factory=dict)
     tainted_jwt: set[str] = field(default_factory=set)
     _svid_tainted: simpy.Event | None = None
+    # Agents the datastore holds as attested nodes (by SPIFFE ID); lost with the datastore.
+    attested: set[SpiffeID] = field(default_factory=set)
+    # Lifecycle: each start is a new epoch, so processes of a stopped run end when they wake;
+    # interrupting the sleepers wakes the rotators (a stop, or the world resuming from a pause).
+    epoch: int = 0
+    _sleepers: list = field(default_factory=list)  # processes in _sleep
+    _t0: float = 0.0
+    _next_prune: float = 0.0
 
     def __post_init__(self) -> None:
         self.entries = EntryStore(version=self.config.spire_version)
@@ -290,7 +305,9 @@ class SpireServer:
         for root in x509ca.roots:
             self._append_root(root)
 
-    def _activate_x509(self, slot: _X509Slot) -> None:
+    def _activate_x509(self, slot: _X509Slot, *, reloaded: bool = False) -> None:
+        """Activate ``slot``'s CA (``reloaded``: the same CA again after a restart, which the
+        run summary does not count as a rotation)."""
         assert slot.ca is not None
         slot.status = "ACTIVE"
         self.log.info(self.env.now, "X509 CA activated", **self._ca_fields(slot, prepared=False))
@@ -303,7 +320,8 @@ class SpireServer:
             ttl=ttl,
             subsystem_name="ca_manager",
         )
-        self.activations += 1
+        if not reloaded:
+            self.activations += 1
 
     def _jwt_fields(self, slot: _JWTSlot) -> dict[str, object]:
         assert slot.key is not None
@@ -510,8 +528,8 @@ class SpireServer:
         """Start: the first CA and JWT key are prepared and activated at once (rotator
         Initialize), then rotation on SPIRE's 10 s tick and pruning every 6 h."""
         self.running = True
+        self.epoch += 1
         self.bundle = Bundle(trust_domain=self.trust_domain)
-        t0 = self.env.now
         self._warn_ttls()
         try:
             self._prepare_x509(self._x509)
@@ -530,16 +548,137 @@ class SpireServer:
             return
         self._activate_x509(self._x509)
         self._rotate()  # the JWT key
+        yield from self._serve()
+
+    def _serve(self):  # noqa: ANN202 - a SimPy process body
+        """What every start shares: a fresh server SVID (pkg/server/svid/rotator.go Initialize),
+        its rotator, and the CA rotator's 10 s ticks with the 6 h prune ticker, both counted
+        from this start (rotator.go: no prune at startup; spire-facts 1.5)."""
+        epoch = self.epoch
+        self._t0 = self.env.now
+        self._next_prune = self._t0 + PRUNE_INTERVAL
         self._rotate_server_svid()
         self.env.process(self._rotate_svid_loop())
-        next_prune = t0 + PRUNE_INTERVAL
         while True:
-            wake = min(self._next_wake(t0), next_prune)
-            yield self.env.timeout(max(0.0, wake - self.env.now))
-            if self.env.now >= next_prune:
+            wake = min(self._next_wake(self._t0), self._next_prune)
+            interrupted = yield from self._sleep(wake)
+            if self.epoch != epoch or not self.running:
+                return
+            if interrupted:  # a resume: plan again on the moved grid
+                continue
+            if self.env.now >= self._next_prune:
                 self._prune()
-                next_prune += PRUNE_INTERVAL
+                self._next_prune += PRUNE_INTERVAL
             self._rotate()
+
+    def _sleep(self, until: float, *, also: simpy.Event | None = None):  # noqa: ANN202
+        """Sleep until ``until`` (or ``also`` fires), or until interrupted by a stop or a
+        resume (a plain timeout otherwise, so runs without lifecycle events schedule exactly as
+        before); returns whether it was interrupted."""
+        proc = self.env.active_process
+        self._sleepers.append(proc)
+        try:
+            timeout = self.env.timeout(max(0.0, until - self.env.now))
+            yield timeout if also is None else self.env.any_of([timeout, also])
+        except simpy.Interrupt:
+            return True
+        finally:
+            self._sleepers.remove(proc)
+        return False
+
+    def _wake_rotators(self) -> None:
+        for proc in list(self._sleepers):
+            if proc.is_alive:
+                proc.interrupt()
+
+    # -- lifecycle: stop, start again, a paused world -----------------------------------------
+
+    def stop(self) -> None:
+        """The server process exits: no rotation, no signing; its endpoints stop listening
+        (the simulation closes the ports)."""
+        self.running = False
+        self.epoch += 1
+        self._wake_rotators()
+        self.history.outages.append(
+            Outage(self.env.now, self.trust_domain.name, "server", "", True, "stopped")
+        )
+
+    def restart(self, *, datastore_lost: bool):  # noqa: ANN201 - a SimPy process
+        """Start again after :meth:`stop`. With the datastore kept, the CA journal reloads the
+        slots: an expired one is unusable, the current one is activated again unless past its
+        activation threshold, and one rotator pass catches up with thresholds crossed while
+        down (manager.go NewManager, slot.go tryLoadX509CASlotFromEntry). With the datastore
+        (and the data directory holding the journal and keys) lost, it starts from nothing: a
+        new CA, no entries, no attested agents, no federated bundles."""
+        self.history.outages.append(
+            Outage(self.env.now, self.trust_domain.name, "server", "", False,
+                   "started, datastore lost" if datastore_lost else "started, datastore kept")
+        )  # fmt: skip
+        if datastore_lost:
+            for gone in self.entries.list():
+                self._record_entry("deleted", gone)
+            for td in sorted(self.federated, key=lambda t: t.name):
+                self.history.bundle(self.env.now, holder=self.trust_domain.name,
+                                    trust_domain=td.name, cause="lost", sequence=None,
+                                    x509_ids=(), jwt_ids=())  # fmt: skip
+            self.entries = EntryStore(version=self.config.spire_version)
+            self.federated = {}
+            self.attested = set()
+            self._x509, self._x509_next = _X509Slot("A"), _X509Slot("B")
+            self._jwt, self._jwt_next = _JWTSlot("A"), _JWTSlot("B")
+            self._notify()
+            yield from self.run()
+            return
+        self.running = True
+        self.epoch += 1
+        self._warn_ttls()
+        now = self.now()
+        for slot in (self._x509, self._x509_next):
+            if slot.ca is not None and slot.ca.not_after <= now:
+                self._slot_unusable(slot.id, slot.issued_at, slot.ca.certificate)
+                slot.ca = None
+        if self._x509.ca is None and self._x509_next.ca is not None:
+            self._x509, self._x509_next = self._x509_next, _X509Slot(self._x509.id)
+        for jslot in (self._jwt, self._jwt_next):
+            if jslot.key is not None and jslot.key.not_after <= now:
+                jslot.key = None
+        if self._jwt.key is None and self._jwt_next.key is not None:
+            self._jwt, self._jwt_next = self._jwt_next, _JWTSlot(self._jwt.id)
+        if self._x509.ca is not None:
+            _, activate = self._thresholds(self._x509.issued_at, self._x509.ca.not_after)
+            if not self.env.now > activate:
+                self._activate_x509(self._x509, reloaded=True)
+        if self._jwt.key is not None:
+            _, activate = self._thresholds(self._jwt.issued_at, self._jwt.key.not_after)
+            if not self.env.now > activate:
+                self.log.info(self.env.now, "JWT key activated", **self._jwt_fields(self._jwt))
+        try:
+            self._rotate()
+        except ca.CAError:  # pragma: no cover - _rotate logs its own CA errors
+            pass
+        if self._x509.ca is None:
+            self.running = False
+            return
+        yield from self._serve()
+
+    def _slot_unusable(self, slot_id: str, issued_at: float, cert: x509.Certificate) -> None:
+        # slot.go tryLoadX509CASlotFromEntry: a journal entry past its notAfter is skipped.
+        fields: dict[str, object] = {
+            "error": "slot expired",
+            "issued_at": self._time_field(self.clock.to_datetime(issued_at)),
+            "slot": slot_id,
+        }
+        if not self.config.legacy:
+            fields["local_authority_id"] = _key_id_hex(cert, x509.SubjectKeyIdentifier)
+        self.log.warn(self.env.now, "X509CA slot unusable", **fields)
+
+    def resume(self, paused: float) -> None:
+        """The world was suspended for ``paused`` seconds: Go's tickers run on the monotonic
+        clock, which stood still, so each tick grid moves on by the pause; the rotators wake at
+        their next tick and judge thresholds by the wall clock, which did not stand still."""
+        self._t0 += paused
+        self._next_prune += paused
+        self._wake_rotators()
 
     def _warn_ttls(self) -> None:
         """run.go: warn when an SVID TTL exceeds min(ca_ttl/6, 7d), since CA rotations would
@@ -586,23 +725,27 @@ class SpireServer:
     def _rotate_svid_loop(self):  # noqa: ANN201 - a SimPy process
         # pkg/server/svid/rotator.go: rotate at half-life, checked every 5 s, or at the next
         # check once the SVID is found signed by a tainted authority (isSVIDTainted).
-        t0 = self.env.now
+        epoch = self.epoch
         while True:
             assert self.svid is not None
             not_before = self.clock.to_sim(self.svid.not_before)
             not_after = self.clock.to_sim(self.svid.not_after)
             half = not_after - (not_after - not_before) / 2
             self._svid_tainted = self.env.event()
-            due = self.env.timeout(
-                # Checked on the 5 s tick, never twice in the tick that minted it.
-                _tick_after(t0, max(half, self.env.now), SERVER_SVID_ROTATOR_INTERVAL)
-                - self.env.now
-            )
-            fired = yield self.env.any_of([due, self._svid_tainted])
-            if due not in fired:
-                yield self.env.timeout(
-                    _tick_after(t0, self.env.now, SERVER_SVID_ROTATOR_INTERVAL) - self.env.now
-                )
+            # Checked on the 5 s tick, never twice in the tick that minted it.
+            wake = _tick_after(self._t0, max(half, self.env.now), SERVER_SVID_ROTATOR_INTERVAL)
+            interrupted = yield from self._sleep(wake, also=self._svid_tainted)
+            if self.epoch != epoch or not self.running:
+                return
+            if interrupted:  # (a resume: plan again on the moved grid)
+                continue
+            if self._svid_tainted.triggered and self.env.now < wake:
+                check = _tick_after(self._t0, self.env.now, SERVER_SVID_ROTATOR_INTERVAL)
+                interrupted = yield from self._sleep(check)
+                if self.epoch != epoch or not self.running:
+                    return
+                if interrupted:
+                    continue
             self._rotate_server_svid()
 
     # -- signing -----------------------------------------------------------------------------

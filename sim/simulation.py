@@ -10,6 +10,7 @@ clients, agents, workloads, the operator's timeline), runs it on the virtual clo
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections import Counter
 from collections.abc import Callable
@@ -28,9 +29,10 @@ from sim.eventlog import EventLog, Logger
 from sim.federation import BundleClient, Relationship
 from sim.history import ClockSkew, History, SvidDelivered, x509_authority_id
 from sim.jwtclient import Rejection, fetch_token, validate_bearer
-from sim.network import Connection, Network, Pod
+from sim.network import Connection, DialError, Network, Pod
 from sim.registration import RegistrationEntry, Selector, new_entry_id, render_entry
 from sim.scenario import (
+    AgentLifecycleEvent,
     AuthorityEvent,
     BundleEndpointEvent,
     BundleExpectation,
@@ -44,7 +46,9 @@ from sim.scenario import (
     GeneratedRoot,
     LatencyEvent,
     NetworkEvent,
+    PauseEvent,
     Scenario,
+    ServerLifecycleEvent,
     TrustDomainSpec,
     UpstreamReplaceEvent,
     Workload,
@@ -72,6 +76,17 @@ class _Environment(simpy.Environment):
     def schedule(self, event, priority=1, delay=0):  # noqa: ANN001, ANN201 - SimPy's signature
         self.scheduled += 1
         super().schedule(event, priority, delay)
+
+    def suspend(self, length: float, wall: set[int]) -> None:
+        """A pause from now for ``length`` seconds: every pending event is delayed by it (a
+        timer counts time the machine is awake), except the scenario's wall-clock instants
+        (``wall``: ids of their timeouts), which only move to the resume if they fell inside."""
+        end = self.now + length
+        self._queue[:] = [
+            ((max(t, end) if id(ev) in wall else t + length), prio, eid, ev)
+            for t, prio, eid, ev in self._queue
+        ]
+        heapq.heapify(self._queue)
 
 
 class _Skews(dict):
@@ -111,6 +126,7 @@ class _TrustDomainWorld:
     server_pod: Pod
     clients: list[BundleClient] = field(default_factory=list)
     agents: dict[str, SpireAgent] = field(default_factory=dict)  # node name -> agent
+    datastore_lost: bool = False  # a server_stop said its data goes with it
 
 
 @dataclass
@@ -282,6 +298,12 @@ class Simulation:
         # judge validity by it).
         self.skews: _Skews = _Skews()
         self.bundle_snapshots: dict[int, tuple[int, int] | None] = {}
+        # Lifecycle faults: the agents' own verification memo (so the run's figures of the
+        # sidecars' verifications stay theirs), the ids of timeouts set at wall-clock instants
+        # (a pause does not delay them) and the log of pauses.
+        self._agent_cache = VerificationCache()
+        self._wall: set[int] = set()
+        self._world_log: Logger | None = None
         self._build()
 
     # -- building ----------------------------------------------------------------------------
@@ -418,7 +440,20 @@ class Simulation:
         world.agents[pod.node] = SpireAgent(
             self.env, world.server, self.clock, logger, r, agent_id, selectors,
             availability_target=world.spec.agent.availability_target,
+            link=lambda: self._agent_link(world, pod), cache=self._agent_cache,
         )  # fmt: skip
+
+    def _agent_link(self, world: _TrustDomainWorld, pod: Pod) -> str | None:
+        """Why the agent on ``pod``'s node cannot reach its server now (Go's dial error), or
+        None. The agent's server_address is the Service `spire-server` (the quickstart's
+        agent.conf); a probe with a pinned source port, as the agent's gRPC connection is
+        long-lived and draws no new ports."""
+        conn = self.net.dial(pod, "spire-server", SERVER_BIND_PORT, src_port=0)
+        if isinstance(conn, DialError):
+            return conn.text
+        if conn.dst != world.server_pod or not world.server.running:
+            return f"dial tcp {conn.remote_addr}: connect: connection refused"
+        return None
 
     def _build_federation(self, world: _TrustDomainWorld) -> None:
         server_pod = world.server_pod
@@ -468,16 +503,24 @@ class Simulation:
 
     # -- processes ---------------------------------------------------------------------------
 
+    def _wall_timeout(self, t: float) -> simpy.Timeout:
+        """A timeout at the scenario's instant ``t`` (a pause does not move it later)."""
+        timeout = self.env.timeout(max(0.0, t - self.env.now))
+        self._wall.add(id(timeout))
+        # (forgotten once it fires, so that a later event reusing the id is not taken for it)
+        timeout.callbacks.append(lambda ev: self._wall.discard(id(ev)))
+        return timeout
+
     def _at(self, t: float, action: Callable[[], Any]):  # noqa: ANN202 - a SimPy process
-        yield self.env.timeout(max(0.0, t - self.env.now))
+        yield self._wall_timeout(t)
         action()
 
     def _start_later(self, t: float, process: Callable[[], Any]):  # noqa: ANN202
-        yield self.env.timeout(max(0.0, t - self.env.now))
+        yield self._wall_timeout(t)
         self.env.process(process())
 
     def _start_server(self, world: _TrustDomainWorld):  # noqa: ANN202 - a SimPy process
-        yield self.env.timeout(max(0.0, world.spec.server.start - self.env.now))
+        yield self._wall_timeout(world.spec.server.start)
         server = world.server
         self.net.listen(world.server_pod, server.config.bind_port)
         if server.config.bundle_endpoint_port is not None:
@@ -486,14 +529,21 @@ class Simulation:
         yield self.env.timeout(0)
         if not server.running:
             return
+        self._serve_endpoints(world, create_entries=True)
+
+    def _serve_endpoints(self, world: _TrustDomainWorld, *, create_entries: bool) -> None:
+        """A started server's bundle endpoint, the scenario's entries on its first start, and
+        its bundle clients (each start polls at once)."""
+        server = world.server
         if server.config.bundle_endpoint_port is not None:
             server.warn_refresh_hint()
             fields: dict[str, Any] = {"addr": f"0.0.0.0:{server.config.bundle_endpoint_port}"}
             if not self.legacy:
                 fields["refresh_hint"] = format_duration(server.served_refresh_hint())
             server.log.info(self.env.now, "Serving bundle endpoint", **fields)
-        for spec_entry in world.spec.entries:
-            self._create_entry(world, spec_entry)
+        if create_entries:
+            for spec_entry in world.spec.entries:
+                self._create_entry(world, spec_entry)
         for client in world.clients:
             self.env.process(client.run())
 
@@ -507,6 +557,8 @@ class Simulation:
     def _create_entry(self, world: _TrustDomainWorld, e) -> None:  # noqa: ANN001
         server = world.server
         op = self._operator_log()
+        if self._kubectl_refused(world):
+            return
         ttl = int(e.ttl)
         entry = RegistrationEntry.build(
             entry_id=new_entry_id(self._entry_rng),
@@ -537,6 +589,8 @@ class Simulation:
         world = self.domains[ev.trust_domain]
         source = self.domains.get(ev.ca_of)
         op = self._operator_log()
+        if self._kubectl_refused(world):
+            return
         op.info(
             self.env.now,
             f"{world.spec.namespace}$ spire-server bundle set "
@@ -552,6 +606,8 @@ class Simulation:
     def _entry_delete(self, ev: EntryDeleteEvent) -> None:
         world = self.domains[ev.trust_domain]
         op = self._operator_log()
+        if self._kubectl_refused(world):
+            return
         for gone in world.server.delete_entry(ev.spiffe_id):
             op.info(
                 self.env.now,
@@ -695,6 +751,7 @@ class Simulation:
         else:
             self.net.heal(a, b)
         self._network_log.info(self.env.now, f"{ev.do} {ev.between[0]} | {ev.between[1]}")
+        self._poke_agents()
 
     def _clock_skew(self, ev: ClockSkewEvent) -> None:
         self.skews[ev.node] = ev.by
@@ -718,7 +775,10 @@ class Simulation:
         return self._network_log
 
     def _server_down(self, world: _TrustDomainWorld, op: Logger) -> bool:
-        """The CLI cannot reach a server that is not running (its API socket is gone)."""
+        """The CLI cannot reach a server that is not running: a stopped one has no pod to exec
+        into; a starting one has no API socket yet."""
+        if self._kubectl_refused(world):
+            return True
         if world.server.running and world.server.bundle is not None:
             return False
         op.error(
@@ -894,6 +954,121 @@ class Simulation:
             f"one-way latency of the link from {ev.place} is now {ev.latency * 1000:g} ms",
         )
 
+    # -- lifecycle faults: servers and agents stop and start, the world pauses -----------------
+
+    def _kubectl_refused(self, world: _TrustDomainWorld) -> bool:
+        """An operator's `kubectl exec ... spire-server-0 -- spire-server ...` while the server
+        is scaled to zero finds no pod (kubectl's own NotFound text)."""
+        if world.server.running:
+            return False
+        pod = world.server_pod.name
+        self._operator_log().error(
+            self.env.now, f'Error from server (NotFound): pods "{pod}" not found'
+        )
+        return True
+
+    def _server_lifecycle(self, ev: ServerLifecycleEvent) -> None:
+        world = self.domains[ev.trust_domain]
+        server, pod, ns = world.server, world.server_pod, world.spec.namespace
+        op = self._operator_log()
+        ports = [server.config.bind_port]
+        if server.config.bundle_endpoint_port is not None:
+            ports.append(server.config.bundle_endpoint_port)
+        if ev.do == "server_stop":
+            op.info(
+                self.env.now, f"{ns}$ kubectl -n {ns} scale statefulset spire-server --replicas=0"
+            )
+            if ev.datastore == "lost":
+                world.datastore_lost = True
+            if not server.running:
+                return
+            server.stop()
+            for port in ports:
+                self.net.unlisten(pod, port)
+            # cmd/spire-server/cli/run/run.go (v0.9.2 and HEAD).
+            server.log.info(self.env.now, "Server stopped gracefully")
+            server._notify()  # agents find out at their next sync
+            return
+        lost = world.datastore_lost or ev.datastore == "lost"
+        world.datastore_lost = False
+        if lost:
+            # The StatefulSet's volume claim (the quickstart's spire-data) is gone with its data.
+            op.info(self.env.now, f"{ns}$ kubectl -n {ns} delete pvc spire-data-{pod.name}")
+        op.info(self.env.now, f"{ns}$ kubectl -n {ns} scale statefulset spire-server --replicas=1")
+        if server.running:
+            return
+        for port in ports:
+            self.net.listen(pod, port)
+        self.env.process(self._restart_server(world, lost))
+
+    def _restart_server(self, world: _TrustDomainWorld, lost: bool):  # noqa: ANN202
+        server = world.server
+        self.env.process(server.restart(datastore_lost=lost))
+        yield self.env.timeout(0)
+        if server.running:
+            self._serve_endpoints(world, create_entries=False)
+
+    def _agents_of(self, ev: AgentLifecycleEvent) -> list[SpireAgent]:
+        world = self.domains[ev.trust_domain]
+        if ev.node is None:
+            return [world.agents[n] for n in sorted(world.agents)]
+        agent = world.agents.get(ev.node)
+        if agent is None:
+            self._world_logger().warn(
+                self.env.now, f"{ev.do} {ev.trust_domain.name} on {ev.node}: no agent runs "
+                "there; nothing changed",
+            )  # fmt: skip
+            return []
+        return [agent]
+
+    def _agent_lifecycle(self, ev: AgentLifecycleEvent) -> None:
+        for agent in self._agents_of(ev):
+            if ev.do == "agent_stop":
+                was_running = agent.running
+                agent.stop()  # (also cancels a pending restart after a crash)
+                if was_running:
+                    # cmd/spire-agent/cli/run/run.go (v0.9.2 and HEAD).
+                    agent.log.info(self.env.now, "Agent stopped gracefully")
+            elif not agent.running:
+                self.env.process(agent.run())
+
+    def _world_logger(self) -> Logger:
+        if self._world_log is None:
+            self._world_log = self.log.logger(
+                "world", host="world", component="world", style="plain"
+            )
+        return self._world_log
+
+    def _pause(self, ev: PauseEvent) -> None:
+        """Suspend everything (a laptop's lid closed): pending timers are delayed by the pause,
+        the wall clock is not; at the resume the rotators and agents wake at their next tick."""
+        end = self.env.now + ev.duration
+        log = self._world_logger()
+        log.info(
+            self.env.now, f"pause: every process is suspended for {format_duration(ev.duration)}"
+        )
+        self.env.suspend(ev.duration, self._wall)
+        self.env.process(self._at(end, lambda: self._resume(ev)))
+
+    def _resume(self, ev: PauseEvent) -> None:
+        self._world_logger().info(
+            self.env.now, f"resume: the wall clock moved on {format_duration(ev.duration)}"
+        )
+        for world in self.domains.values():
+            if world.server.running:
+                world.server.resume(ev.duration)
+            for node in sorted(world.agents):
+                agent = world.agents[node]
+                if agent.running:
+                    agent.resume(ev.duration)
+
+    def _poke_agents(self) -> None:
+        """The network changed: agents whose server became (un)reachable find out at their
+        next sync."""
+        for world in self.domains.values():
+            for node in sorted(world.agents):
+                world.agents[node].poke()
+
     def _sidecar_at(self, conn: Connection) -> Ghostunnel | None:
         for wl in self.workloads.values():
             sc = wl.sidecar
@@ -939,7 +1114,7 @@ class Simulation:
         wl = self.workloads[name]
         traffic = wl.spec.traffic
         assert traffic is not None
-        yield self.env.timeout(max(0.0, traffic.start - self.env.now))
+        yield self._wall_timeout(traffic.start)
         curl: Logger | None = None
         curl_pod: Pod | None = None
         while True:
@@ -1018,6 +1193,9 @@ class Simulation:
             BundleEndpointEvent: self._bundle_endpoint_event,
             DnsFailureEvent: self._dns_failure,
             LatencyEvent: self._latency,
+            ServerLifecycleEvent: self._server_lifecycle,
+            AgentLifecycleEvent: self._agent_lifecycle,
+            PauseEvent: self._pause,
         }
         for ev in self.scenario.events:
             env.process(self._at(ev.at, lambda ev=ev: handlers[type(ev)](ev)))

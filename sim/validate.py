@@ -14,6 +14,7 @@ from pathlib import Path
 
 from sim.network import Network, NetworkError
 from sim.scenario import (
+    AgentLifecycleEvent,
     EntryCreateEvent,
     Problem,
     Scenario,
@@ -104,6 +105,24 @@ def validate_scenario(scenario: Scenario) -> list[Problem]:
                 report(rel.line, f"federation with {rel.trust_domain.name}: the bundle endpoint "
                        f"of {target.trust_domain.name} listens on port {endpoint.port}, "
                        f"not {rel.port}")  # fmt: skip
+    # 4. Agent lifecycle events name a node where the trust domain's agent DaemonSet runs.
+    agent_nodes: dict[object, set[str]] = {}
+    for ev in scenario.events:
+        if not isinstance(ev, AgentLifecycleEvent) or ev.node is None:
+            continue
+        spec = domains[ev.trust_domain]
+        if spec.trust_domain not in agent_nodes:
+            pods = net.add_daemonset(
+                cluster.name, spec.namespace, "spire-agent-check", labels={"app": "agent-check"},
+                tolerations=list(spec.tolerations), host_network=True,
+            )  # fmt: skip
+            agent_nodes[spec.trust_domain] = {p.node for p in pods}
+            for pod in pods:
+                net.remove_pod(pod)
+        where = sorted(agent_nodes[spec.trust_domain])
+        if ev.node not in where:
+            report(ev.line, f"{ev.do}: no agent of {ev.trust_domain.name} runs on {ev.node} "
+                   f"(it runs on {', '.join(where) or 'no node'})")  # fmt: skip
     return sorted(problems)
 
 

@@ -51,6 +51,7 @@ class Ghostunnel:
     ready: bool = False
     # UNSAFE `trust: pooled`: judge every peer against the union of all roots (story E4).
     pooled: bool = False
+    denied: bool = False  # the Workload API answered "no identity issued"
 
     def start(self) -> None:
         self.log.info(self.env.now, f"starting ghostunnel in {self.mode} mode")
@@ -59,8 +60,21 @@ class Ghostunnel:
     def on_update(self, update: WorkloadUpdate) -> None:
         """A Workload API push; the next handshake uses it (established ones are untouched)."""
         if update.empty:
-            # PermissionDenied "no identity issued": go-spiffe keeps the last good state.
+            # PermissionDenied "no identity issued": go-spiffe keeps the last good state and
+            # retries (linear backoff up to 30 s); logged once per loss of identity here.
+            if not self.denied:
+                self.denied = True
+                error = "rpc error: code = PermissionDenied desc = no identity issued"
+                # gu@v1.5.2 certloader/spiffe_tls_config.go, gu@HEAD certloader/spiffe_logger.go
+                # with gospiffe@HEAD workloadapi/client.go.
+                self.log.info(
+                    self.env.now,
+                    f"(spiffe) [ERROR]: {error}"
+                    if self.style is VerifyStyle.PRE1
+                    else f"spiffe/error: Failed to watch the Workload API: {error}",
+                )
             return
+        self.denied = False
         entry, svid = update.svids[0]  # the default SVID is the first one
         own = update.bundle
         bundles: list[Bundle] = [] if own is None else [own]

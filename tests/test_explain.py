@@ -93,6 +93,10 @@ EXPECTED = {
     "a1-hurried-taint-and-revoke.yaml": "stale_bundle",
     "r1-refresh-hint-too-long.yaml": "stale_bundle",
     "r2-hint-from-long-lived-root.yaml": "stale_bundle",
+    "d1-server-down.yaml": "server_down",
+    "d2-agent-disconnected.yaml": "agent_cannot_sync",
+    "a2-datastore-lost.yaml": "datastore_lost",
+    "pause-laptop-asleep.yaml": "expired",
 }
 
 
@@ -374,3 +378,19 @@ def test_e4_fixed_names_the_forged_identity() -> None:
     assert cause.trust_domain == "evil.example.com" and cause.side == "server"
     # The real client's requests are untouched, and every intruder request is covered.
     assert found[0].count == sum(not q.ok for q in r.requests) > 0
+
+
+def test_lifecycle_causes_use_the_configured_instants() -> None:
+    d1 = explain(_run("failures/d1-server-down.yaml"))[0]
+    # foo's server is stopped at 2h and started at 5h (the story's events).
+    down = _causes(d1, "server_down")[0]
+    assert down.time("server_down") == 2 * H and down.time("server_back") == 5 * H
+    agent = _causes(d1, "agent_cannot_sync")[0]
+    assert 2 * H < agent.time("agent_down") <= 2 * H + 5  # the next 5 s sync fails
+    assert agent.time("agent_back") >= 5 * H and d1.last < agent.time("agent_back")
+    a2 = explain(_run("failures/a2-datastore-lost.yaml"))[0]
+    lost = _causes(a2, "datastore_lost")[0]
+    gone = _causes(a2, "no_entry")[0]
+    assert lost.time("restarted") == gone.time("entry_gone")
+    assert gone.spiffe_id == "spiffe://foo.example.com/http-server"
+    assert a2.first >= gone.time("entry_gone") and a2.last <= gone.time("entry_back")

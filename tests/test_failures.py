@@ -83,7 +83,7 @@ def test_network_events_name_real_places() -> None:
 
 
 # Stories in which every request fails; the others fail in windows, tested on their own.
-WINDOWED = ("r1-", "r2-", "r3-", "r4-", "d3-", "a1-", "a3-", "e4-")
+WINDOWED = ("r1-", "r2-", "r3-", "r4-", "d1-", "d2-", "d3-", "a1-", "a2-", "a3-", "e4-", "pau")
 STORIES = sorted(p.name for p in DIR.glob("*.yaml") if p.name[:3] not in WINDOWED)
 SEED_BUNDLE_SET = (
     "  - {at: 29m, do: bundle_set, trust_domain: foo.example.com, peer: bar.example.com}\n"
@@ -462,32 +462,53 @@ def test_r1_fixed_by_a_short_hint() -> None:
     assert not all(o.passed for o in check(r))
 
 
+R4_CUT = (
+    "  - {at: 11h, do: partition, between: [foo/spire-server, bar/spire-server]}\n"
+    "  - {at: 22h, do: heal, between: [foo/spire-server, bar/spire-server]}\n"
+)
+
+
+def test_r4_with_a_dns_failure_also_cuts_bars_agents_off() -> None:
+    """A DNS failure of bar's server name fails foo's polls with Go's lookup text, but bar's
+    agents resolve the same Service name: they cannot sync either, so bar's http-server keeps
+    its SVID until it expires, and that (not the rotation) is what foo's client meets first."""
+    from sim.explain import explain
+
+    path = DIR / "r4-partition-during-rotation.yaml"
+    fault = "  - {at: 11h, do: dns_failure, name: spire-server.bar.svc.cluster.local, for: 11h}\n"
+    r = _run(path, path.read_text().replace(R4_CUT, fault))
+    polls_failed = r.log.find(instance="foo/spire-server-0", msg="Error updating bundle")
+    assert [rec.t for rec in polls_failed][:1] == [11.0 * H]
+    assert all(rec.field("error").endswith(
+        "dial tcp: lookup spire-server.bar.svc.cluster.local on 10.96.0.10:53: no such host"
+    ) for rec in polls_failed if rec.t < 22 * H)  # fmt: skip
+    # The SVID bar's http-server held at 11h is its last until the agent syncs again.
+    held = r.history.delivery_at("http-server", 11 * H)
+    expiry = r.history.svid(held.serial).not_after
+    first = next(q.t for q in r.requests if not q.ok)
+    assert expiry <= first < expiry + 60
+    found = explain(r)
+    assert found[0].kind == "agent_cannot_sync"
+
+
 @pytest.mark.parametrize(
     ("fault", "cause"),
     [
-        (
-            "  - {at: 11h, do: dns_failure, name: spire-server.bar.svc.cluster.local, for: 11h}\n",
-            "dial tcp: lookup spire-server.bar.svc.cluster.local on 10.96.0.10:53: no such host",
-        ),
         (
             "  - {at: 11h, do: bundle_endpoint_down, trust_domain: bar.example.com}\n"
             "  - {at: 22h, do: bundle_endpoint_up, trust_domain: bar.example.com}\n",
             ":8443: connect: connection refused",
         ),
     ],
-    ids=["dns-failure", "endpoint-down"],
+    ids=["endpoint-down"],
 )
 def test_r4_other_ways_to_lose_the_endpoint(fault: str, cause: str) -> None:
-    """Catalog R4 names a DNS failure and a down endpoint besides the partition: the same
-    window of failures, with each fault's own error line in foo's server log."""
+    """Catalog R4 names a down endpoint besides the partition: the same window of failures,
+    with the fault's own error line in foo's server log."""
     path = DIR / "r4-partition-during-rotation.yaml"
     text = path.read_text()
-    cut = (
-        "  - {at: 11h, do: partition, between: [foo/spire-server, bar/spire-server]}\n"
-        "  - {at: 22h, do: heal, between: [foo/spire-server, bar/spire-server]}\n"
-    )
-    assert cut in text
-    r = _run(path, text.replace(cut, fault))
+    assert R4_CUT in text
+    r = _run(path, text.replace(R4_CUT, fault))
     polls_failed = r.log.find(instance="foo/spire-server-0", msg="Error updating bundle")
     # every 75 s poll from 11h (a multiple of 75 s) to before 22h fails, with the fault's text
     assert [rec.t for rec in polls_failed] == [float(t) for t in range(11 * H, 22 * H, 75)]
@@ -496,3 +517,146 @@ def test_r4_other_ways_to_lose_the_endpoint(fault: str, cause: str) -> None:
     refresh = 22 * H  # the first poll after the fault ends
     failed = [q.t for q in r.requests if not q.ok]
     assert failed == [q.t for q in r.requests if first_use < q.t <= refresh + 5]
+
+
+# --- lifecycle faults: D1, D2, A2 ------------------------------------------------------------
+
+M = 60
+
+
+def _mints(r: Result, spiffe_id: str) -> list[float]:
+    return [
+        rec.t for rec in r.log.find(component="spire-agent")
+        if rec.msg in ("Creating X509-SVID", "Renewing X509-SVID")
+        and rec.field("spiffe_id") == spiffe_id
+    ]  # fmt: skip
+
+
+def test_d1_server_down_fails_from_the_first_expiry_until_the_agent_attests_again() -> None:
+    r = _run(DIR / "d1-server-down.yaml")
+    assert [o.render() for o in check(r) if not o.passed] == []
+    stop, start, ttl = 2 * H, 5 * H, 1 * H  # the events and foo's svid_ttl
+    # The http-server's last SVID before the stop is its last: nothing is signed while down.
+    mints = _mints(r, "spiffe://foo.example.com/http-server")
+    last = max(m for m in mints if m <= stop)
+    assert not [m for m in mints if stop < m < start]
+    expiry = last + ttl
+    # 1.x renews when 45-55 % of the lifetime is left: 27..33 minutes before expiry.
+    assert stop + 27 * M - 5 <= expiry <= stop + 33 * M + ttl / 2
+    # The agent attests again at its first crash-loop restart after the server is back.
+    attested = r.log.first(component="spire-agent", msg="Node attestation was successful",
+                           since=start)  # fmt: skip
+    assert attested is not None and start < attested.t <= start + 5 * M
+    failed = [q.t for q in r.requests if not q.ok]
+    assert failed == [q.t for q in r.requests if expiry < q.t <= attested.t + 5]
+    assert all("certificate has expired" in q.errors[0] for q in r.requests if not q.ok)
+    # Kubernetes' CrashLoopBackOff between the agent's restarts: 10 s doubling up to 5 min.
+    crashes = [rec.t for rec in r.log.find(component="spire-agent", msg="Agent crashed")]
+    gaps = [round(b - a) for a, b in zip(crashes, crashes[1:], strict=False)]
+    assert gaps[:6] == [10, 20, 40, 80, 160, 300] and set(gaps[6:]) == {300}
+    # bar keeps polling foo's refused endpoint every 5m / 4, and keeps its last copy.
+    refused = r.log.find(instance="bar/spire-server-0", msg="Error updating bundle",
+                         since=stop, until=start)  # fmt: skip
+    times = [rec.t for rec in refused]
+    assert {b - a for a, b in zip(times, times[1:], strict=False)} == {75}
+    assert all("connect: connection refused" in rec.field("error") for rec in refused)
+
+
+def _topology(r: Result) -> dict[str, str]:
+    return {name: wl.pod.node for name, wl in r.workloads.items() if wl.pod is not None}
+
+
+D2_PARTITION = (
+    "  - {at: 1h40m, do: partition, between: [spire-federation-worker3, foo/spire-server]}\n"
+    "  - {at: 3h, do: heal, between: [spire-federation-worker3, foo/spire-server]}\n"
+)
+
+
+def test_d2_agent_disconnected_longer_than_its_svid_needs_a_restart() -> None:
+    path = DIR / "d2-agent-disconnected.yaml"
+    r = _run(path)
+    assert [o.render() for o in check(r) if not o.passed] == []
+    assert _topology(r)["http-server"] == "spire-federation-worker3"
+    assert r.servers["foo.example.com"].log.instance.host == "spire-federation-worker"
+    # SPIRE 0.9: renew at exactly half the lifetime (1h TTL + 10 s backdating), on the 5 s grid
+    # from the agent's start at 1h. The http-server entry is created at 1h5m; the agent mints at
+    # its next tick.
+    ttl, backdate, created, cut, heal, restart = H, 10, 65 * M, 100 * M, 3 * H, 210 * M
+    minted = created + 5
+    renewed = minted + ttl - (ttl + backdate) / 2
+    expiry = renewed + ttl
+    assert (renewed, expiry) == (95 * M, 155 * M)  # 1h35m, 2h35m
+    assert renewed in _mints(r, "spiffe://foo.example.com/http-server")
+    # (a request at the instant of expiry fails: its handshake comes a little later)
+    failed = [q.t for q in r.requests if not q.ok]
+    assert failed and failed == [q.t for q in r.requests if expiry <= q.t < restart]
+    # The agent SVID (minted at 1h, renewed at 1h29m55s) is due at 1h59m50s, past the cut.
+    agent_due = 3600 + ttl - (ttl + backdate) / 2 + ttl - (ttl + backdate) / 2
+    assert agent_due == 7190
+    worker3 = next(a for a in r.agents if a.log.instance.host == "spire-federation-worker3")
+    inst = worker3.log.instance.instance
+    rotations = [rec.t for rec in r.log.find(instance=inst, msg="Could not rotate agent SVID")]
+    assert rotations and agent_due < rotations[0] < agent_due + 120
+    # Linked again but broken until the restart: no SVID is issued in between.
+    issued = [rec.t for rec in r.log.find(instance=inst, msg="Renewing X509-SVID", since=cut)]
+    assert issued and min(issued) == restart
+    after_heal = r.log.find(instance=inst, msg="Failure fetching X509 SVID. unable to get a stream",
+                            since=heal, until=restart - 1)  # fmt: skip
+    assert after_heal and all("tls: bad certificate" in rec.field("error") for rec in after_heal)
+
+
+def test_d2_without_the_partition_nothing_fails() -> None:
+    path = DIR / "d2-agent-disconnected.yaml"
+    text = path.read_text()
+    assert D2_PARTITION in text
+    r = _run(path, text.replace(D2_PARTITION, ""))
+    assert r.requests and all(q.ok for q in r.requests)
+    assert not all(o.passed for o in check(r))
+
+
+def test_a2_datastore_lost_new_ca_under_the_same_root_and_no_entries() -> None:
+    r = _run(DIR / "a2-datastore-lost.yaml")
+    assert [o.render() for o in check(r) if not o.passed] == []
+    stop, start, fix, ttl = 2 * H, 125 * M, 210 * M, H
+    prepared = r.log.find(instance="foo/spire-server-0", msg="X509 CA prepared")
+    before, after = prepared[0], next(p for p in prepared if p.t == start)
+    assert after.field("local_authority_id") != before.field("local_authority_id")
+    assert after.field("upstream_authority_id") == before.field("upstream_authority_id")
+    # Workloads keep their last SVID (renewals stop at the loss), and fail from its expiry
+    # until the operator's fix reaches them (the agent's next sync, 5 s later).
+    mints = _mints(r, "spiffe://foo.example.com/http-server")
+    expiry = max(m for m in mints if m <= stop) + ttl
+    assert not [m for m in mints if stop < m < fix]
+    failed = [q.t for q in r.requests if not q.ok]
+    assert failed and failed == [q.t for q in r.requests if expiry < q.t <= fix]
+    # The entries now are the two the operator re-created.
+    assert len(r.servers["foo.example.com"].entries.list()) == 2
+
+
+def test_a2_with_the_datastore_kept_nothing_fails() -> None:
+    path = DIR / "a2-datastore-lost.yaml"
+    old = "  - {at: 2h5m, do: server_start, trust_domain: foo.example.com, datastore: lost}\n"
+    text = path.read_text()
+    assert old in text
+    r = _run(path, text.replace(old, old.replace("lost", "kept")))
+    assert r.requests and all(q.ok for q in r.requests)
+    assert not all(o.passed for o in check(r))
+
+
+def test_pause_laptop_asleep_fails_once_on_resume() -> None:
+    path = DIR / "pause-laptop-asleep.yaml"
+    r = _run(path)
+    assert [o.render() for o in check(r) if not o.passed] == []
+    pause, length = 2 * H, 8 * H
+    resume = pause + length
+    assert not [q for q in r.requests if pause < q.t < resume]
+    # Every SVID expired during the night; the agent renews at its next 5 s tick, so only the
+    # request due at the resume (the one the pause held back) meets the expired SVID.
+    renewed = r.log.first(component="spire-agent", msg="Renewing X509-SVID", since=resume)
+    assert renewed is not None and resume < renewed.t <= resume + 5
+    assert [q.t for q in r.requests if not q.ok] == [resume]
+    line = "  - {at: 2h, do: pause, for: 8h}\n"
+    text = path.read_text()
+    assert line in text
+    awake = _run(path, text.replace(line, ""))
+    assert awake.requests and all(q.ok for q in awake.requests)
