@@ -572,10 +572,10 @@ class Network:
         network's own stream: the dial then times out as Go says it.
 
         >>> net = Network(random.Random(1))
-        >>> for c in ("east", "west"):
+        >>> for i, c in enumerate(("east", "west")):
         ...     _ = net.add_cluster(c, domain=f"{c}.local", bridged=False,
-        ...                         pod_subnet="10.244.0.0/16" if c == "east" else "10.245.0.0/16",
-        ...                         service_subnet="10.96.0.0/16" if c == "east" else "10.97.0.0/16")
+        ...                         pod_subnet=f"10.{244 + i}.0.0/16",
+        ...                         service_subnet=f"10.{96 + i}.0.0/16")
         ...     _ = net.add_node(c, f"{c}-control-plane", role="control-plane")
         ...     _ = net.add_node(c, f"{c}-worker")
         >>> web = net.add_pod("west", "shop", "web", labels={"app": "web"})
@@ -596,7 +596,9 @@ class Network:
         for name in (a, b):
             self.cluster(name)
             if name not in self._routed:
-                raise NetworkError(f'cluster "{name}" is on the bridge; links join unbridged clusters')
+                raise NetworkError(
+                    f'cluster "{name}" is on the bridge; links join unbridged clusters'
+                )
         if a == b:
             raise NetworkError(f'cannot link cluster "{a}" to itself')
         if self._g.has_edge(_v_cluster(a), _v_cluster(b)):
@@ -1415,9 +1417,7 @@ class Network:
         key = (_v_cluster(a), _v_cluster(b))
         found = self._linked_pairs.get(key)
         if found is None:
-            links = nx.Graph(
-                (u, v) for u, v, data in self._g.edges(data=True) if "loss" in data
-            )
+            links = nx.Graph((u, v) for u, v, data in self._g.edges(data=True) if "loss" in data)
             found = key[0] in links and key[1] in links and nx.has_path(links, *key)
             self._linked_pairs[key] = found
         return found
