@@ -41,13 +41,15 @@ LAYERS: dict[str, int] = {
     "schema": 3,
     "validate": 3,
     "metrics": 3,
+    "clusters": 3,
+    "topology": 3,
     "__main__": 3,
     "__init__": 3,
 }
 
 # Third-party packages and the only modules allowed to import them (DESIGN.md section 2).
 ONLY_IN = {
-    "networkx": {"network"},
+    "networkx": {"network", "topology"},  # topology: generated federation and link graphs
     "matplotlib": {"plots"},
     "yaml": {"scenario"},
 }
