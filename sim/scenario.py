@@ -1376,7 +1376,7 @@ class _Reader:
                 net = ipaddress.IPv4Network(text)
             except ValueError:
                 raise ValueError(
-                    f'invalid {what.replace("_", " ")} {_q(text)}: expected an IPv4 CIDR like '
+                    f"invalid {what.replace('_', ' ')} {_q(text)}: expected an IPv4 CIDR like "
                     '"10.244.0.0/16"'
                 ) from None
             if what == "pod_subnet" and net.prefixlen > 24:
@@ -1415,11 +1415,7 @@ class _Reader:
 
     def probability(self, node: YamlNode) -> float:
         value = self.value(node)
-        if (
-            not isinstance(value, int | float)
-            or isinstance(value, bool)
-            or not 0 <= value < 1
-        ):
+        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < 1:
             self.report(node, f"expected a number from 0 up to (not 1), got {_show(node)}")
             return _BAD
         return float(value)
