@@ -1302,11 +1302,11 @@ class _Reader:
             self.report(m.node, 'missing required key "cluster" (or "clusters")')
         if "links" in m.values and "clusters" not in m.values:
             self.report(m.keys["links"], "links join the clusters of clusters:, not cluster:")
-        if "cluster" in m.values:
+        if "clusters" in m.values:
+            clusters: tuple[Cluster, ...] = self.cluster_map(m.values["clusters"])
+        elif "cluster" in m.values:
             one = self.cluster(m.values["cluster"])
-            clusters: tuple[Cluster, ...] = () if one is _BAD else (one,)
-        elif "clusters" in m.values:
-            clusters = self.cluster_map(m.values["clusters"])
+            clusters = () if one is _BAD else (one,)
         else:
             clusters = ()
         self.clusters = {c.name: c for c in clusters if isinstance(c.name, str)}
