@@ -194,6 +194,8 @@ class SpireAgent:
             for e in entries_for_agent(self.server.entries, self.agent_id, self.selectors)
             if not e.node
         )
+        if authorized == self.entries:
+            authorized = self.entries  # the same tuple keeps update_for's memo valid
         known = {e.entry_id for e in authorized}
         for e in self.entries:
             if e.entry_id not in known:
@@ -267,7 +269,14 @@ class SpireAgent:
     def update_for(self, selectors: tuple[Selector, ...], *, quiet: bool = False) -> WorkloadUpdate:
         """What the Workload API sends a workload with these selectors now. ``quiet`` looks
         without logging (for inspection after a run: the agent did not answer anyone then)."""
-        mine = [e for e in self.entries if matches(e.selectors, selectors)]
+        # Which entries match these selectors only changes with the entries: memoized per
+        # entries tuple (a selector match per entry per subscriber per sync is a hot spot).
+        memo = getattr(self, "_mine_memo", None)
+        if memo is None or memo[0] is not self.entries:
+            memo = self._mine_memo = (self.entries, {})
+        mine = memo[1].get(selectors)
+        if mine is None:
+            mine = memo[1][selectors] = [e for e in self.entries if matches(e.selectors, selectors)]
         svids = tuple((e, self.svids[e.entry_id]) for e in mine if e.entry_id in self.svids)
         federated: dict[TrustDomain, Bundle] = {}
         for e, _svid in svids:

@@ -195,11 +195,17 @@ class BundleClient:
         if failure is not None:
             self._fail(failure)
             return next_refresh_in(local)
-        try:
-            fetched = Bundle.from_jwks(td, peer.served_document())
-        except BundleError as exc:
-            self._fail(self._fetch_error(str(exc)))
-            return next_refresh_in(local)
+        document = peer.served_document()
+        memo = getattr(self, "_parsed_memo", None)
+        if memo is not None and memo[0] == document:
+            fetched = memo[1]  # the same bytes as last time parse to the same bundle
+        else:
+            try:
+                fetched = Bundle.from_jwks(td, document)
+            except BundleError as exc:
+                self._fail(self._fetch_error(str(exc)))
+                return next_refresh_in(local)
+            self._parsed_memo = (document, fetched)
         self.last_error = None
         self.last_success = self.env.now
         every_poll = self.server.config.profile.refresh_every_poll

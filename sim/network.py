@@ -490,6 +490,10 @@ class Network:
         self._loss_rng = random.Random((self._seed << 32) | zlib.crc32(b"link-loss"))
         self._endpoints: dict[tuple[str, str, str], list[Pod]] = {}
         self._linked_pairs: dict[tuple[str, str], bool] = {}
+        # Derived facts (DNS server vertices, paths between sites), valid until a change.
+        self._memo: dict[tuple[str, ...], object] = {}
+        self._routed_domains: dict[str, str] = {}  # domain -> unbridged cluster
+        self._link_pairs: list[tuple[str, str]] = []  # cluster vertices, in creation order
 
     def _edge_is_up(self, u: str, v: str) -> bool:
         return self._g.edges[u, v]["up"]
@@ -499,6 +503,7 @@ class Network:
         self._losses.clear()
         self._endpoints.clear()
         self._linked_pairs.clear()
+        self._memo.clear()
 
     # --- building ----------------------------------------------------------------------------
 
@@ -542,6 +547,7 @@ class Network:
         else:
             self._g.add_node(_v_cluster(name), kind="cluster", depth=1, parent=None)
             self._routed[name] = None
+            self._routed_domains.setdefault(domain, name)
         self.add_service(
             name,
             "default",
@@ -610,6 +616,7 @@ class Network:
         self._g.add_edge(
             _v_cluster(a), _v_cluster(b), latency=float(latency), loss=float(loss), up=True
         )
+        self._link_pairs.append((_v_cluster(a), _v_cluster(b)))
         self._changed()
         return self.link(a, b)
 
@@ -1397,27 +1404,31 @@ class Network:
         DNS is unreachable from ``cl``'s)."""
         if cl.name not in self._routed:
             return None
-        for other in self._routed:
-            peer = self._clusters[other]
-            if other == cl.name or peer.domain == cl.domain:
-                continue
-            if fqdn == peer.domain or fqdn.endswith("." + peer.domain):
-                if not self._linked(cl.name, other):
-                    return None  # no link: no stub domain for it either
-                if self._route(self._dns_vertex(cl), self._dns_vertex(peer)) is None:
-                    return False
-                fault = self._dns_fault(other, fqdn)
-                if fault is not None:
-                    return False if fault != "nxdomain" else None
-                return self._dns.get((other, fqdn))
-        return None
+        # The most specific domain of an unbridged cluster that ends the name.
+        rest, other = fqdn, None
+        while (other := self._routed_domains.get(rest)) is None:
+            dot = rest.find(".")
+            if dot < 0:
+                return None
+            rest = rest[dot + 1 :]
+        peer = self._clusters[other]
+        if other == cl.name or peer.domain == cl.domain:
+            return None
+        if not self._linked(cl.name, other):
+            return None  # no link: no stub domain for it either
+        if self._route(self._dns_vertex(cl), self._dns_vertex(peer)) is None:
+            return False
+        fault = self._dns_fault(other, fqdn)
+        if fault is not None:
+            return False if fault != "nxdomain" else None
+        return self._dns.get((other, fqdn))
 
     def _linked(self, a: str, b: str) -> bool:
         """Whether links (up or down) join clusters ``a`` and ``b``, directly or not."""
         key = (_v_cluster(a), _v_cluster(b))
         found = self._linked_pairs.get(key)
         if found is None:
-            links = nx.Graph((u, v) for u, v, data in self._g.edges(data=True) if "loss" in data)
+            links = nx.Graph(self._link_pairs)
             found = key[0] in links and key[1] in links and nx.has_path(links, *key)
             self._linked_pairs[key] = found
         return found
@@ -1458,10 +1469,14 @@ class Network:
     def _dns_vertex(self, cl: Cluster) -> str:
         # CoreDNS runs on the control plane in kind (it tolerates the master taint); a pod cut
         # off from it cannot resolve. Without a control-plane node, DNS sits on the cluster.
-        for node in self.nodes(cl.name):
-            if node.role == "control-plane":
-                return _v_node(node.name)
-        return _v_cluster(cl.name)
+        key = ("dns", cl.name)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = next(
+                (_v_node(n.name) for n in self.nodes(cl.name) if n.role == "control-plane"),
+                _v_cluster(cl.name),
+            )
+        return found  # type: ignore[return-value]
 
     def _ephemeral_port(self, netns: str, destination: str, *, udp: bool = False) -> int:
         """Linux's choice of source port for a connect() from ``netns`` to ``destination``.
@@ -1516,14 +1531,66 @@ class Network:
         key = (a, b)
         if key in self._routes:
             return self._routes[key]
-        try:
-            path = nx.shortest_path(self._up, a, b, weight="latency")
-        except nx.NetworkXNoPath:
+        path = self._path(a, b)
+        if path is None or self._blocked(path):
             result = None
         else:
-            result = None if self._blocked(path) else nx.path_weight(self._g, path, "latency")
+            edges = self._g.edges
+            result = sum(edges[u, v]["latency"] for u, v in zip(path, path[1:], strict=False))
         self._routes[key] = result
         return result
+
+    def _chain(self, vertex: str) -> list[str]:
+        """``vertex`` and its ancestors, up to the root of its tree (the bridge, or the
+        cluster of an unbridged site)."""
+        out = [vertex]
+        nodes = self._g.nodes
+        while (parent := nodes[vertex].get("parent")) is not None:
+            out.append(parent)
+            vertex = parent
+        return out
+
+    def _path(self, a: str, b: str) -> list[str] | None:
+        """The least-latency path of up edges from ``a`` to ``b``, or None.
+
+        The graph is a containment tree per root (bridge - cluster - node - pod, or an
+        unbridged cluster - node - pod) plus links between unbridged clusters, so the path
+        climbs to the common ancestor, or to its site's cluster, crosses links (least total
+        latency, the only choice there is) and descends: the same path a shortest-path search
+        of the whole graph finds, without searching it (a per-request cost at scale).
+        """
+        up_a, up_b = self._chain(a), self._chain(b)
+        if up_a[-1] == up_b[-1]:
+            on_b = {v: i for i, v in enumerate(up_b)}
+            i = next(i for i, v in enumerate(up_a) if v in on_b)
+            path = up_a[: i + 1] + up_b[: on_b[up_a[i]]][::-1]
+        else:
+            middle = self._link_path(up_a[-1], up_b[-1])
+            if middle is None:
+                return None
+            path = up_a[:-1] + middle + up_b[:-1][::-1]
+        edges = self._g.edges
+        if all(edges[u, v]["up"] for u, v in zip(path, path[1:], strict=False)):
+            return path
+        return None
+
+    def _link_path(self, a: str, b: str) -> list[str] | None:
+        """Least-latency path over up links between two unbridged cluster vertices."""
+        key = ("links", a, b)
+        if key not in self._memo:
+            links = nx.Graph()
+            edges = self._g.edges
+            links.add_weighted_edges_from(
+                sorted(
+                    (u, v, edges[u, v]["latency"]) for u, v in self._link_pairs if edges[u, v]["up"]
+                ),
+                weight="latency",
+            )
+            try:
+                self._memo[key] = nx.shortest_path(links, a, b, weight="latency")
+            except (nx.NetworkXNoPath, nx.NodeNotFound):
+                self._memo[key] = None
+        return self._memo[key]  # type: ignore[return-value]
 
     def _containers(self, vertex: str) -> set[str]:
         out = {vertex}
@@ -1542,7 +1609,7 @@ class Network:
         loss = self._losses.get((a, b))
         if loss is None:
             keep = 1.0
-            path = nx.shortest_path(self._up, a, b, weight="latency")
+            path = self._path(a, b) or []
             for u, v in zip(path, path[1:], strict=False):
                 keep *= 1.0 - self._g.edges[u, v].get("loss", 0.0)
             loss = self._losses[(a, b)] = 1.0 - keep

@@ -213,6 +213,7 @@ class Simulation:
         # judge validity by it).
         self.skews: _Skews = _Skews()
         self.bundle_snapshots: dict[int, tuple[int, int] | None] = {}
+        self._sidecar_memo: dict[Pod, _WorkloadWorld] = {}
         self._build()
 
     # -- building ----------------------------------------------------------------------------
@@ -598,6 +599,18 @@ class Simulation:
         )
 
     def _sidecar_at(self, conn: Connection) -> Ghostunnel | None:
+        # The workload last found behind this pod, if it still is (a scan per request costs
+        # O(workloads) at scale); otherwise scan.
+        wl = self._sidecar_memo.get(conn.dst)
+        if wl is not None:
+            sc = wl.sidecar
+            if (
+                sc is not None
+                and wl.pod == conn.dst
+                and sc.mode == "server"
+                and sc.listen_port == conn.target_port
+            ):
+                return sc
         for wl in self.workloads.values():
             sc = wl.sidecar
             if (
@@ -610,6 +623,7 @@ class Simulation:
                     and sc.listen_port == conn.target_port
                 )
             ):
+                self._sidecar_memo[conn.dst] = wl
                 return sc
         return None
 
