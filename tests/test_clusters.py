@@ -328,3 +328,20 @@ def test_partitioning_clusters_and_trust_domains_in_a_run() -> None:
     assert by_window["td-cut"] and not any(r.ok for r in by_window["td-cut"])
     assert all("i/o timeout" in r.errors[0] for r in by_window["td-cut"])
     assert result.log.count(component="network", contains="partition td1.example.org") == 1
+
+
+def test_validate_names_cross_cluster_servers_by_their_domain(tmp_path) -> None:  # noqa: ANN001
+    from sim.validate import validate_file
+
+    good = _two_sites()
+    path = tmp_path / "ok.yaml"
+    path.write_text(good)
+    assert validate_file(path) == []
+    # td2's server lives in c2: from td1 (in c1) only spire-server.td2.svc.c2.local reaches it.
+    for wrong in ("spire-server.td2.svc.cluster.local", "spire-server.td2"):
+        path.write_text(good.replace('"spire-server.td2.svc.c2.local"', f'"{wrong}"'))
+        (problem,) = validate_file(path)
+        assert problem.message == (
+            f"federation with td2.example.org: {wrong}:8443 is no SPIRE server of this "
+            "scenario (expected spire-server.<namespace>.svc.<cluster domain>)"
+        )
