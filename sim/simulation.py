@@ -142,13 +142,13 @@ class Result:
     def summary(self) -> dict[str, Any]:
         """Counts a human (or a CI job) wants after a run; stable key order."""
         reasons = Counter(r.reason for r in self.requests if not r.ok)
+        # One pass over the log for every relationship (a scan each is quadratic at scale).
+        refreshed = Counter(
+            (r.instance, r.field("trust_domain")) for r in self.log.find(msg="Bundle refreshed")
+        )
         refreshes = {
             f"{c.server.trust_domain.name} <- {c.relationship.trust_domain.name}": {
-                "refreshed": self.log.count(
-                    instance=c.log.instance.instance,
-                    msg="Bundle refreshed",
-                    fields={"trust_domain": c.relationship.trust_domain.name},
-                ),
+                "refreshed": refreshed[(c.log.instance.instance, c.relationship.trust_domain.name)],
                 "errors": c.failures,
             }
             for c in self.bundle_clients
