@@ -250,9 +250,14 @@ class SpireAgent:
 
     def _update_bundles(self) -> None:
         wanted: dict[TrustDomain, Bundle | None] = {self.server.trust_domain: self.server.bundle}
-        for e in self.entries:
-            for td in e.federates_with:
-                wanted[td] = self.server.federated.get(td)
+        # The domains the entries federate with (in entry order, once each) only change with
+        # the entries: memoized per entries tuple, as update_for's matches are.
+        memo = getattr(self, "_wanted_memo", None)
+        if memo is None or memo[0] is not self.entries:
+            tds = dict.fromkeys(td for e in self.entries for td in e.federates_with)
+            memo = self._wanted_memo = (self.entries, tuple(tds))
+        for td in memo[1]:
+            wanted[td] = self.server.federated.get(td)
         for td, b in sorted(wanted.items(), key=lambda kv: kv[0].name):
             if b is None:
                 continue
