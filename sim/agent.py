@@ -475,6 +475,8 @@ class SpireAgent:
             for e in entries_for_agent(self.server.entries, self.agent_id, self.selectors)
             if not e.node
         )
+        if authorized == self.entries:
+            authorized = self.entries  # the same tuple keeps update_for's memo valid
         known = {e.entry_id for e in authorized}
         for e in self.entries:
             if e.entry_id not in known:
@@ -592,9 +594,14 @@ class SpireAgent:
 
     def _update_bundles(self) -> None:
         wanted: dict[TrustDomain, Bundle | None] = {self.server.trust_domain: self.server.bundle}
-        for e in self.entries:
-            for td in e.federates_with:
-                wanted[td] = self.server.federated.get(td)
+        # The domains the entries federate with (in entry order, once each) only change with
+        # the entries: memoized per entries tuple, as update_for's matches are.
+        memo = getattr(self, "_wanted_memo", None)
+        if memo is None or memo[0] is not self.entries:
+            tds = dict.fromkeys(td for e in self.entries for td in e.federates_with)
+            memo = self._wanted_memo = (self.entries, tuple(tds))
+        for td in memo[1]:
+            wanted[td] = self.server.federated.get(td)
         for td, b in sorted(wanted.items(), key=lambda kv: kv[0].name):
             if b is None:
                 continue
@@ -611,7 +618,14 @@ class SpireAgent:
     def update_for(self, selectors: tuple[Selector, ...], *, quiet: bool = False) -> WorkloadUpdate:
         """What the Workload API sends a workload with these selectors now. ``quiet`` looks
         without logging (for inspection after a run: the agent did not answer anyone then)."""
-        mine = [e for e in self.entries if matches(e.selectors, selectors)]
+        # Which entries match these selectors only changes with the entries: memoized per
+        # entries tuple (a selector match per entry per subscriber per sync is a hot spot).
+        memo = getattr(self, "_mine_memo", None)
+        if memo is None or memo[0] is not self.entries:
+            memo = self._mine_memo = (self.entries, {})
+        mine = memo[1].get(selectors)
+        if mine is None:
+            mine = memo[1][selectors] = [e for e in self.entries if matches(e.selectors, selectors)]
         svids = tuple((e, self.svids[e.entry_id]) for e in mine if e.entry_id in self.svids)
         federated: dict[TrustDomain, Bundle] = {}
         for e, _svid in svids:

@@ -136,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the scenario reference (docs/scenario-reference.md) instead",
     )
 
+    _add_generate(sub)
+
     inspect = sub.add_parser(
         "inspect",
         help="print what SPIRE's CLIs would print at an instant of a scenario",
@@ -594,6 +596,78 @@ def _explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_generate(sub: Any) -> None:
+    from sim.topology import GRAPH_KINDS
+
+    gen = sub.add_parser(
+        "generate",
+        help="write a generated scenario: N trust domains over M clusters",
+        description="Generate a scenario: N trust domains (each a SPIRE server, agents and "
+        "workloads) placed round robin over M clusters, federated as the --federation graph, "
+        "the clusters linked as the --network graph. Clients target federated peers; the "
+        "first client of a trust domain with non-federated peers targets one of those, and "
+        "the expect: section says which requests succeed and which fail.",
+    )
+    gen.add_argument("--trust-domains", type=int, required=True, metavar="N")
+    gen.add_argument("--clusters", type=int, required=True, metavar="M")
+    gen.add_argument("--workloads", type=int, required=True, metavar="W")
+    gen.add_argument("--federation", choices=GRAPH_KINDS, required=True)
+    gen.add_argument("--network", choices=GRAPH_KINDS, default="mesh",
+                     help="how clusters are linked (default: mesh)")  # fmt: skip
+    gen.add_argument("--seed", type=int, default=1, help="seed of the run and of random graphs")
+    gen.add_argument("--duration", default="1h", help="simulated time (default 1h)")
+    gen.add_argument("--every", default="1m", help="each client's curl interval (default 1m)")
+    gen.add_argument("--latency", default="5ms", help="one-way latency per link (default 5ms)")
+    gen.add_argument("--loss", type=float, default=0.0, help="loss per link, 0 <= p < 1")
+    gen.add_argument("--spire", default="1.x", help='SPIRE profile (default "1.x")')
+    gen.add_argument("--ghostunnel", default="latest", choices=("1.5.2", "latest"))
+    gen.add_argument("--out", required=True, metavar="FILE.yaml")
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from sim.topology import TopologyError, TopologySpec, generate, render
+
+    try:
+        spec = TopologySpec(
+            trust_domains=args.trust_domains,
+            clusters=args.clusters,
+            workloads=args.workloads,
+            federation=args.federation,
+            network=args.network,
+            seed=args.seed,
+            duration=parse_duration(args.duration),
+            every=parse_duration(args.every),
+            latency=parse_duration(args.latency),
+            loss=args.loss,
+            spire=args.spire,
+            ghostunnel=args.ghostunnel,
+        )
+        text = render(generate(spec), header=f"spire-sim generate {_generate_argv(args)}")
+    except (TopologyError, ClockError) as exc:
+        print(f"spire-sim generate: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    Path(args.out).write_text(text, encoding="utf-8")
+    problems = validate_file(args.out)
+    for p in problems:
+        print(p, file=sys.stderr)
+    print(f"wrote {args.out}")
+    return EXIT_INVALID if problems else EXIT_OK
+
+
+def _generate_argv(args: argparse.Namespace) -> str:
+    parts = [
+        f"--trust-domains {args.trust_domains}", f"--clusters {args.clusters}",
+        f"--workloads {args.workloads}", f"--federation {args.federation}",
+        f"--network {args.network}", f"--seed {args.seed}", f"--duration {args.duration}",
+        f"--every {args.every}", f"--latency {args.latency}",
+    ]  # fmt: skip
+    if args.loss:
+        parts.append(f"--loss {args.loss}")
+    if args.spire != "1.x" or args.ghostunnel != "latest":
+        parts.append(f"--spire {args.spire} --ghostunnel {args.ghostunnel}")
+    return " ".join(parts)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -613,5 +687,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _explain(args)
     if args.command == "sweep":
         return _sweep(args)
+    if args.command == "generate":
+        return _generate(args)
     parser.print_help(sys.stdout)
     return EXIT_OK

@@ -235,10 +235,16 @@ class BundleClient:
             failure = self._check_spiffe(peer.endpoint_certificates(), auth_bundle, at)
         if failure is not None:
             return None, failure
-        try:
-            fetched = Bundle.from_jwks(td, peer.served_document())
-        except BundleError as exc:
-            return None, self._fetch_error(str(exc))
+        document = peer.served_document()
+        memo = getattr(self, "_parsed_memo", None)
+        if memo is not None and memo[0] == document:
+            fetched = memo[1]  # the same bytes as last time parse to the same bundle
+        else:
+            try:
+                fetched = Bundle.from_jwks(td, document)
+            except BundleError as exc:
+                return None, self._fetch_error(str(exc))
+            self._parsed_memo = (document, fetched)
         self.last_error = None
         self.last_success = self.env.now
         every_poll = self.server.config.profile.refresh_every_poll

@@ -36,6 +36,7 @@ import networkx as nx
 
 __all__ = [
     "CLUSTER_LINK_LATENCY",
+    "ClusterLink",
     "EPHEMERAL_PORT_RANGE",
     "NODE_LINK_LATENCY",
     "POD_LINK_LATENCY",
@@ -198,6 +199,19 @@ class Cluster:
     pod_subnet: str
     service_subnet: str
     dns_ip: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterLink:
+    """A routed link between two clusters that are not on the shared bridge (see
+    :meth:`Network.add_link`): one-way ``latency`` in seconds, ``loss`` the chance that a
+    connection attempt across it is lost, ``up`` whether it carries traffic."""
+
+    a: str
+    b: str
+    latency: float
+    loss: float
+    up: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,12 +483,27 @@ class Network:
         self._port_counters: dict[tuple[str, str], int] = {}
         self._name_counters: dict[str, int] = {}
         self._routes: dict[tuple[str, str], float | None] = {}
+        # Clusters off the shared bridge, joined only by add_link (in creation order), the
+        # loss of the route between two vertices, and the stream that decides losses.
+        self._routed: dict[str, None] = {}
+        self._losses: dict[tuple[str, str], float] = {}
+        self._loss_rng = random.Random((self._seed << 32) | zlib.crc32(b"link-loss"))
+        self._endpoints: dict[tuple[str, str, str], list[Pod]] = {}
+        self._linked_pairs: dict[tuple[str, str], bool] = {}
+        # Derived facts (DNS server vertices, paths between sites), valid until a change.
+        self._memo: dict[tuple[str, ...], object] = {}
+        self._routed_domains: dict[str, str] = {}  # domain -> unbridged cluster
+        self._link_pairs: list[tuple[str, str]] = []  # cluster vertices, in creation order
 
     def _edge_is_up(self, u: str, v: str) -> bool:
         return self._g.edges[u, v]["up"]
 
     def _changed(self) -> None:
         self._routes.clear()
+        self._losses.clear()
+        self._endpoints.clear()
+        self._linked_pairs.clear()
+        self._memo.clear()
 
     # --- building ----------------------------------------------------------------------------
 
@@ -486,8 +515,12 @@ class Network:
         pod_subnet: str = "10.244.0.0/16",
         service_subnet: str = "10.96.0.0/12",
         latency: float = CLUSTER_LINK_LATENCY,
+        bridged: bool = True,
     ) -> Cluster:
         """A cluster with kubeadm's defaults (kind's pod subnet), attached to the bridge.
+
+        ``bridged`` False makes a cluster of its own site, off the shared bridge: it reaches
+        other such clusters only through :meth:`add_link` links.
 
         The ``kubernetes`` (first service IP) and ``kube-dns`` (tenth, kubeadm's clusterDNS)
         Services are created so that user Services get the addresses a real cluster would
@@ -508,8 +541,13 @@ class Network:
         self._clusters[name] = cluster
         self._cluster_node_count[name] = 0
         self._service_next[name] = 1
-        self._g.add_node(_v_cluster(name), kind="cluster", depth=1, parent=_BRIDGE)
-        self._g.add_edge(_BRIDGE, _v_cluster(name), latency=float(latency), up=True)
+        if bridged:
+            self._g.add_node(_v_cluster(name), kind="cluster", depth=1, parent=_BRIDGE)
+            self._g.add_edge(_BRIDGE, _v_cluster(name), latency=float(latency), up=True)
+        else:
+            self._g.add_node(_v_cluster(name), kind="cluster", depth=1, parent=None)
+            self._routed[name] = None
+            self._routed_domains.setdefault(domain, name)
         self.add_service(
             name,
             "default",
@@ -528,6 +566,97 @@ class Network:
         )
         self._changed()
         return cluster
+
+    def add_link(self, a: str, b: str, *, latency: float, loss: float = 0.0) -> ClusterLink:
+        """A routed link between clusters ``a`` and ``b``, both made with ``bridged=False``.
+
+        Linked clusters route each other's pod and Service CIDRs and each cluster's DNS
+        forwards the other clusters' domains to them (as Submariner or a flat routed network
+        with CoreDNS stub domains would), so ``<svc>.<ns>.svc.<domain of b>`` resolves and
+        connects from ``a``; routes may cross several links (least latency wins). ``loss`` is
+        the chance that one connection attempt across the link is lost, drawn from the
+        network's own stream: the dial then times out as Go says it.
+
+        >>> net = Network(random.Random(1))
+        >>> for i, c in enumerate(("east", "west")):
+        ...     _ = net.add_cluster(c, domain=f"{c}.local", bridged=False,
+        ...                         pod_subnet=f"10.{244 + i}.0.0/16",
+        ...                         service_subnet=f"10.{96 + i}.0.0/16")
+        ...     _ = net.add_node(c, f"{c}-control-plane", role="control-plane")
+        ...     _ = net.add_node(c, f"{c}-worker")
+        >>> web = net.add_pod("west", "shop", "web", labels={"app": "web"})
+        >>> net.listen(web, 8443)
+        >>> _ = net.add_service("west", "shop", "web", selector={"app": "web"}, ports=[8443])
+        >>> client = net.add_pod("east", "shop", "client")
+        >>> print(net.dial(client, "web.shop.svc.west.local", 8443))
+        dial tcp: lookup web.shop.svc.west.local on 10.96.0.10:53: no such host
+        >>> net.add_link("east", "west", latency=0.010).latency
+        0.01
+        >>> conn = net.dial(client, "web.shop.svc.west.local", 8443)
+        >>> conn.remote_addr, conn.target_addr, round(conn.latency, 6)
+        ('10.97.0.2:8443', '10.245.1.2:8443', 0.01014)
+        >>> net.partition("east", "west")
+        >>> print(net.dial(client, "web.shop.svc.west.local", 8443))
+        dial tcp: lookup web.shop.svc.west.local on 10.96.0.10:53: server misbehaving
+        """
+        for name in (a, b):
+            self.cluster(name)
+            if name not in self._routed:
+                raise NetworkError(
+                    f'cluster "{name}" is on the bridge; links join unbridged clusters'
+                )
+        if a == b:
+            raise NetworkError(f'cannot link cluster "{a}" to itself')
+        if self._g.has_edge(_v_cluster(a), _v_cluster(b)):
+            raise NetworkError(f'clusters "{a}" and "{b}" are already linked')
+        if latency < 0:
+            raise NetworkError(f"latency {latency} must not be negative")
+        if not 0.0 <= loss < 1.0:
+            raise NetworkError(f"loss {loss} must be at least 0 and below 1")
+        self._g.add_edge(
+            _v_cluster(a), _v_cluster(b), latency=float(latency), loss=float(loss), up=True
+        )
+        self._link_pairs.append((_v_cluster(a), _v_cluster(b)))
+        self._changed()
+        return self.link(a, b)
+
+    def link(self, a: str, b: str) -> ClusterLink:
+        """The link between clusters ``a`` and ``b`` as it is now."""
+        va, vb = _v_cluster(a), _v_cluster(b)
+        if not self._g.has_edge(va, vb) or "loss" not in self._g.edges[va, vb]:
+            raise NetworkError(f'no link between clusters "{a}" and "{b}"')
+        data = self._g.edges[va, vb]
+        lo, hi = sorted((a, b))
+        return ClusterLink(lo, hi, data["latency"], data["loss"], data["up"])
+
+    def links(self) -> list[ClusterLink]:
+        """Every cluster link, by names."""
+        pairs = sorted(
+            tuple(sorted((u.removeprefix("cluster/"), v.removeprefix("cluster/"))))
+            for u, v, data in self._g.edges(data=True)
+            if "loss" in data
+        )
+        return [self.link(a, b) for a, b in pairs]
+
+    def set_link(
+        self, a: str, b: str, *, latency: float | None = None, loss: float | None = None,
+        up: bool | None = None,
+    ) -> ClusterLink:  # fmt: skip
+        """Change a link's latency, loss or state (unset arguments stay as they are)."""
+        self.link(a, b)
+        data = self._g.edges[_v_cluster(a), _v_cluster(b)]
+        if latency is not None:
+            if latency < 0:
+                raise NetworkError(f"latency {latency} must not be negative")
+            data["latency"] = float(latency)
+        if loss is not None:
+            if not 0.0 <= loss < 1.0:
+                raise NetworkError(f"loss {loss} must be at least 0 and below 1")
+            data["loss"] = float(loss)
+        if up is not None:
+            data["up"] = bool(up)
+        self._changed()
+        return self.link(a, b)
 
     def add_node(
         self,
@@ -1000,11 +1129,16 @@ class Network:
         """The pods behind ``service`` (selector match in its namespace), by name."""
         if service.selector is None:
             return []
-        return [
-            pod
-            for pod in self.pods(service.cluster, service.namespace)
-            if _matches(service.selector, pod.labels)
-        ]
+        key = (service.cluster, service.namespace, service.name)
+        cached = self._endpoints.get(key)
+        if cached is None:
+            # Valid until the next change of the world (a pod added or removed).
+            cached = self._endpoints[key] = [
+                pod
+                for pod in self.pods(service.cluster, service.namespace)
+                if _matches(service.selector, pod.labels)
+            ]
+        return list(cached)
 
     def listening(self, pod: Pod) -> list[int]:
         """Ports ``pod`` listens on, ascending."""
@@ -1032,6 +1166,11 @@ class Network:
             if fault is not None:
                 return None
             ip = self._dns.get((cl.name, candidate))
+            if ip is None and self._routed:
+                forwarded = self._forwarded(cl, candidate)
+                if forwarded is False:
+                    return None
+                ip = forwarded
             if ip is not None:
                 return ip
         return None
@@ -1164,6 +1303,15 @@ class Network:
             )
 
         dst = self._pod_by_ip.get((cl.name, ip))
+        if dst is None and self._routed:
+            # A linked cluster's Service: its kube-proxy (reached over the link) picks the
+            # backend; or one of its pods, routed directly.
+            svc, dst = self._foreign(cl.name, ip)
+            if svc is not None:
+                sp = next((p for p in svc.ports if p.port == port), None)
+                if sp is None or self._route(src_vertex, _v_cluster(svc.cluster)) is None:
+                    return attempt.timeout()
+                return self._via_service(attempt, src_vertex, svc, sp, 0.0)
         if dst is None:
             return attempt.timeout()
         return self._finish(attempt, dst, port, self._route(src_vertex, _v_pod(dst)), None)
@@ -1194,6 +1342,8 @@ class Network:
     ) -> Connection | DialError:
         """The end of a dial that reached (or not) ``dst``'s stack on ``target_port``."""
         if latency is None:
+            return attempt.timeout()
+        if self._routed and dst.cluster != attempt.src.cluster and self._lost(attempt.src, dst):
             return attempt.timeout()
         accepted = self._listeners.get((self._netns(dst), target_port))
         if accepted is None or (
@@ -1238,9 +1388,65 @@ class Network:
             if fault == "timeout":
                 return self._dns_timeout(pod, server, prefix)
             ip = self._dns.get((cl.name, candidate))
+            if ip is None and self._routed:
+                ip = self._forwarded(cl, candidate)
+                if ip is False:
+                    # CoreDNS' forward plugin answers SERVFAIL when the peer cluster's DNS
+                    # does not answer.
+                    return DialError("lookup", "", f"{prefix}: server misbehaving", 2 * to_dns)
             if ip is not None:
                 return ip
         return DialError("lookup", "", f"{prefix}: no such host", 2 * to_dns)
+
+    def _forwarded(self, cl: Cluster, fqdn: str) -> str | None | Literal[False]:
+        """``fqdn`` as the DNS of the linked cluster owning its domain answers it for ``cl``'s
+        DNS (a stub domain): the address, None (no such cluster or name) or False (that
+        DNS is unreachable from ``cl``'s)."""
+        if cl.name not in self._routed:
+            return None
+        # The most specific domain of an unbridged cluster that ends the name.
+        rest, other = fqdn, None
+        while (other := self._routed_domains.get(rest)) is None:
+            dot = rest.find(".")
+            if dot < 0:
+                return None
+            rest = rest[dot + 1 :]
+        peer = self._clusters[other]
+        if other == cl.name or peer.domain == cl.domain:
+            return None
+        if not self._linked(cl.name, other):
+            return None  # no link: no stub domain for it either
+        if self._route(self._dns_vertex(cl), self._dns_vertex(peer)) is None:
+            return False
+        fault = self._dns_fault(other, fqdn)
+        if fault is not None:
+            return False if fault != "nxdomain" else None
+        return self._dns.get((other, fqdn))
+
+    def _linked(self, a: str, b: str) -> bool:
+        """Whether links (up or down) join clusters ``a`` and ``b``, directly or not."""
+        key = (_v_cluster(a), _v_cluster(b))
+        found = self._linked_pairs.get(key)
+        if found is None:
+            links = nx.Graph(self._link_pairs)
+            found = key[0] in links and key[1] in links and nx.has_path(links, *key)
+            self._linked_pairs[key] = found
+        return found
+
+    def _foreign(self, cluster: str, ip: str) -> tuple[Service | None, Pod | None]:
+        """The Service or pod of another linked cluster that owns ``ip`` (routed CIDRs)."""
+        if cluster not in self._routed:
+            return None, None
+        for other in self._routed:
+            if other == cluster:
+                continue
+            svc = self._service_by_ip.get((other, ip))
+            if svc is not None:
+                return svc, None
+            pod = self._pod_by_ip.get((other, ip))
+            if pod is not None:
+                return None, pod
+        return None, None
 
     def _dns_timeout(self, pod: Pod, server: str, prefix: str) -> DialError:
         # Go's message for an unanswered UDP query names the socket's two ends.
@@ -1263,10 +1469,14 @@ class Network:
     def _dns_vertex(self, cl: Cluster) -> str:
         # CoreDNS runs on the control plane in kind (it tolerates the master taint); a pod cut
         # off from it cannot resolve. Without a control-plane node, DNS sits on the cluster.
-        for node in self.nodes(cl.name):
-            if node.role == "control-plane":
-                return _v_node(node.name)
-        return _v_cluster(cl.name)
+        key = ("dns", cl.name)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = next(
+                (_v_node(n.name) for n in self.nodes(cl.name) if n.role == "control-plane"),
+                _v_cluster(cl.name),
+            )
+        return found  # type: ignore[return-value]
 
     def _ephemeral_port(self, netns: str, destination: str, *, udp: bool = False) -> int:
         """Linux's choice of source port for a connect() from ``netns`` to ``destination``.
@@ -1309,7 +1519,10 @@ class Network:
 
     def _uplink(self, place: Location) -> dict:
         vertex = self._vertex(place)
-        return self._g.edges[self._g.nodes[vertex]["parent"], vertex]
+        parent = self._g.nodes[vertex]["parent"]
+        if parent is None:
+            raise NetworkError(f"{vertex} is not on the bridge: change its links instead")
+        return self._g.edges[parent, vertex]
 
     def _route(self, a: str, b: str) -> float | None:
         """One-way latency from vertex ``a`` to ``b``, or None when the path is cut."""
@@ -1318,30 +1531,96 @@ class Network:
         key = (a, b)
         if key in self._routes:
             return self._routes[key]
-        try:
-            path = nx.shortest_path(self._up, a, b, weight="latency")
-        except nx.NetworkXNoPath:
+        path = self._path(a, b)
+        if path is None or self._blocked(path):
             result = None
         else:
-            result = None if self._blocked(path) else nx.path_weight(self._g, path, "latency")
+            edges = self._g.edges
+            result = sum(edges[u, v]["latency"] for u, v in zip(path, path[1:], strict=False))
         self._routes[key] = result
         return result
+
+    def _chain(self, vertex: str) -> list[str]:
+        """``vertex`` and its ancestors, up to the root of its tree (the bridge, or the
+        cluster of an unbridged site)."""
+        out = [vertex]
+        nodes = self._g.nodes
+        while (parent := nodes[vertex].get("parent")) is not None:
+            out.append(parent)
+            vertex = parent
+        return out
+
+    def _path(self, a: str, b: str) -> list[str] | None:
+        """The least-latency path of up edges from ``a`` to ``b``, or None.
+
+        The graph is a containment tree per root (bridge - cluster - node - pod, or an
+        unbridged cluster - node - pod) plus links between unbridged clusters, so the path
+        climbs to the common ancestor, or to its site's cluster, crosses links (least total
+        latency, the only choice there is) and descends: the same path a shortest-path search
+        of the whole graph finds, without searching it (a per-request cost at scale).
+        """
+        up_a, up_b = self._chain(a), self._chain(b)
+        if up_a[-1] == up_b[-1]:
+            on_b = {v: i for i, v in enumerate(up_b)}
+            i = next(i for i, v in enumerate(up_a) if v in on_b)
+            path = up_a[: i + 1] + up_b[: on_b[up_a[i]]][::-1]
+        else:
+            middle = self._link_path(up_a[-1], up_b[-1])
+            if middle is None:
+                return None
+            path = up_a[:-1] + middle + up_b[:-1][::-1]
+        edges = self._g.edges
+        if all(edges[u, v]["up"] for u, v in zip(path, path[1:], strict=False)):
+            return path
+        return None
+
+    def _link_path(self, a: str, b: str) -> list[str] | None:
+        """Least-latency path over up links between two unbridged cluster vertices."""
+        key = ("links", a, b)
+        if key not in self._memo:
+            links = nx.Graph()
+            edges = self._g.edges
+            links.add_weighted_edges_from(
+                sorted(
+                    (u, v, edges[u, v]["latency"]) for u, v in self._link_pairs if edges[u, v]["up"]
+                ),
+                weight="latency",
+            )
+            try:
+                self._memo[key] = nx.shortest_path(links, a, b, weight="latency")
+            except (nx.NetworkXNoPath, nx.NodeNotFound):
+                self._memo[key] = None
+        return self._memo[key]  # type: ignore[return-value]
+
+    def _containers(self, vertex: str) -> set[str]:
+        out = {vertex}
+        while (parent := self._g.nodes[vertex].get("parent")) is not None:
+            out.add(parent)
+            vertex = parent
+        return out
+
+    def _lost(self, src: Pod, dst: Pod) -> bool:
+        """Whether this connection attempt from ``src`` to ``dst`` is lost on a lossy link.
+
+        Drawn only when the route crosses a link with loss, so lossless runs never move the
+        stream; the draw order is the dial order, which the simulation fixes.
+        """
+        a, b = _v_pod(src), _v_pod(dst)
+        loss = self._losses.get((a, b))
+        if loss is None:
+            keep = 1.0
+            path = self._path(a, b) or []
+            for u, v in zip(path, path[1:], strict=False):
+                keep *= 1.0 - self._g.edges[u, v].get("loss", 0.0)
+            loss = self._losses[(a, b)] = 1.0 - keep
+        return loss > 0.0 and self._loss_rng.random() < loss
 
     def _blocked(self, path: list[str]) -> bool:
         if not self._blocks:
             return False
-        # In a tree the path climbs from one end to the lowest common ancestor and descends to
-        # the other: the places containing an end are its side of the climb plus the common
-        # ancestor and everything above it.
-        depths = [self._g.nodes[v]["depth"] for v in path]
-        top = depths.index(min(depths))
-        common = {path[top]}
-        vertex = path[top]
-        while (parent := self._g.nodes[vertex].get("parent")) is not None:
-            common.add(parent)
-            vertex = parent
-        p_in = common.union(path[:top])
-        q_in = common.union(path[top + 1 :])
+        # The places containing an end are the end and its ancestors in the containment tree
+        # (pod in node in cluster in bridge); cluster links are not containment.
+        p_in, q_in = self._containers(path[0]), self._containers(path[-1])
         for x, y in self._blocks:
             for a, b in ((x, y), (y, x)):
                 # One end inside a, the other inside b, and not both ends inside both.

@@ -63,6 +63,10 @@ __all__ = [
     "CFSSL_CA_TTL",
     "Cluster",
     "DEFAULT_BUNDLE_ENDPOINT_PORT",
+    "DEFAULT_CLUSTER_DOMAIN",
+    "DEFAULT_POD_SUBNET",
+    "DEFAULT_SERVICE_SUBNET",
+    "Link",
     "DEFAULT_CA_TTL",
     "DEFAULT_SVID_TTL",
     "DiskUpstreamAuthority",
@@ -118,6 +122,10 @@ DEFAULT_SERVING_CERT_TTL = 90 * 86400.0
 AGENT_SYNC_INTERVAL = 5.0  # the agent's sync ticker; not configurable (yet)
 # cfssl's default CA expiry ("43800h", five years): what `cfssl gencert -initca` gives a root.
 CFSSL_CA_TTL = 43800 * 3600.0
+# kubeadm's defaults: the cluster DNS domain and the service subnet; kind's pod subnet.
+DEFAULT_CLUSTER_DOMAIN = "cluster.local"
+DEFAULT_POD_SUBNET = "10.244.0.0/16"
+DEFAULT_SERVICE_SUBNET = "10.96.0.0/12"
 # kubeadm (k8s 1.17) taints the control plane so; sim.network applies the same default.
 _MASTER_TAINT = "node-role.kubernetes.io/master:NoSchedule"
 
@@ -189,10 +197,30 @@ class Node:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Cluster:
-    """The Kubernetes (kind) cluster every pod of the scenario runs in."""
+    """A Kubernetes (kind) cluster: its nodes, DNS domain and pod and Service ranges.
+
+    ``linked`` is False for the one-cluster shorthand (``cluster:``, on the docker bridge) and
+    True for the clusters of ``clusters:``, each a site of its own that reaches the others only
+    through ``links:``."""
 
     name: str
     nodes: tuple[Node, ...]
+    domain: str = DEFAULT_CLUSTER_DOMAIN
+    pod_subnet: str = DEFAULT_POD_SUBNET
+    service_subnet: str = DEFAULT_SERVICE_SUBNET
+    linked: bool = False
+    line: int = _line()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Link:
+    """A routed link between clusters ``a`` and ``b``: one-way ``latency`` (seconds) and the
+    chance ``loss`` that a connection attempt across it is lost."""
+
+    a: str
+    b: str
+    latency: float
+    loss: float = 0.0
     line: int = _line()
 
 
@@ -318,6 +346,8 @@ class TrustDomainSpec:
 
     trust_domain: TrustDomain
     namespace: str
+    # The cluster its server, agents and workloads run in ("": the scenario's only cluster).
+    cluster: str = ""
     tolerations: tuple[Toleration, ...] = ()
     server: Server = field(default_factory=Server)
     agent: Agent | None = None
@@ -408,6 +438,7 @@ class Workload:
     name: str
     trust_domain: TrustDomain
     start: float = 0.0
+    cluster: str = ""  # always its trust domain's cluster ("": the scenario's only cluster)
     labels: tuple[tuple[str, str], ...] = ()
     app: HttpServerApp | None = None
     sidecar: Sidecar | None = None
@@ -471,8 +502,9 @@ class WorkloadRestartEvent:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NetworkEvent:
     """A network fault or its repair: ``partition`` drops all traffic between two places,
-    ``heal`` restores it. A place is a node, the cluster, a SPIRE server
-    (``<namespace>/spire-server``) or a workload's pod (``<namespace>/<workload>``)."""
+    ``heal`` restores it. A place is a node, a cluster, a trust domain (its pods running at
+    that instant), a SPIRE server (``<namespace>/spire-server``) or a workload's pod
+    (``<namespace>/<workload>``)."""
 
     do: str  # "partition" | "heal"
     at: float
@@ -725,13 +757,35 @@ class Scenario:
     duration: float
     seed: int = 1
     profile: Profile = field(default_factory=Profile)
-    cluster: Cluster
+    cluster: Cluster  # the first (or only) cluster; see ``clusters``
     trust_domains: tuple[TrustDomainSpec, ...]
     workloads: tuple[Workload, ...] = ()
     events: tuple[Event, ...] = ()
     web_authorities: tuple[WebAuthority, ...] = ()
     expect: tuple[Expectation, ...] = ()
     source: str = field(default="<string>", compare=False)
+    # Every cluster, in file order (``(cluster,)`` when built without it), and their links.
+    clusters: tuple[Cluster, ...] = ()
+    links: tuple[Link, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.clusters:
+            object.__setattr__(self, "clusters", (self.cluster,))
+
+    def cluster_named(self, name: str) -> Cluster:
+        """The cluster ``name`` ("" is the first one); KeyError if none."""
+        if not name:
+            return self.clusters[0]
+        for cluster in self.clusters:
+            if cluster.name == name:
+                return cluster
+        raise KeyError(name)
+
+    def cluster_of(self, item: TrustDomainSpec | Workload) -> Cluster:
+        """The cluster a trust domain or workload runs in."""
+        if isinstance(item, Workload):
+            return self.cluster_named(item.cluster or self.domain(item.trust_domain).cluster)
+        return self.cluster_named(item.cluster)
 
     def domain(self, name: str | TrustDomain) -> TrustDomainSpec:
         """The trust domain ``name`` (``foo.example.com`` or a TrustDomain); KeyError if none."""
@@ -992,8 +1046,10 @@ class _Map:
 
 _TOP_KEYS = (
     "name", "description", "start", "duration", "seed", "profile", "web_pki", "cluster",
-    "trust_domains", "workloads", "events", "expect",
+    "clusters", "links", "trust_domains", "workloads", "events", "expect",
 )  # fmt: skip
+_CLUSTER_KEYS = ("domain", "pod_subnet", "service_subnet", "nodes")
+_LINK_KEYS = ("between", "latency", "loss")
 _EXPECT_KEYS = (
     "at", "during", "after", "before", "requests", "result", "match", "log", "count", "absent",
     "bundle",
@@ -1003,7 +1059,8 @@ _HTTPS_WEB_NEEDS_1X = (
     'https_web needs profile spire "1.7" or later (SPIRE of December 2019 authenticated '
     "bundle endpoints with SPIFFE only)"
 )
-_TOP_REQUIRED = ("name", "start", "duration", "cluster", "trust_domains")
+_TOP_REQUIRED = ("name", "start", "duration", "trust_domains")  # and cluster or clusters
+_TOP_SHOWN = ("name", "start", "duration", "cluster", "trust_domains")
 _EVENT_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # do: (keys, required keys) besides "at" and "do"
     "bundle_set": (("trust_domain", "peer", "ca_of"), ("trust_domain", "peer")),
@@ -1058,10 +1115,12 @@ class _Reader:
         # Filled as the walk proceeds, for cross references.
         self.domain_names: list[str] = []
         self.domain_ttls: dict[str, float] = {}
+        self.domain_clusters: dict[str, str] = {}
         self.workload_names: list[str] = []
         self.web_authority_names: list[str] = []
         self.places: set[str] = set()
         self.node_names: set[str] = set()
+        self.clusters: dict[str, Cluster] = {}  # loaded clusters by name
         self.run_duration: float | None = None
         self.spire_version: str | None = None
         self.domain_specs: dict[str, Any] = {}  # trust domain name -> its spec
@@ -1126,7 +1185,7 @@ class _Reader:
             return None
         if root is None:
             self._report_at(
-                1, 1, "empty scenario: expected a mapping with keys " + ", ".join(_TOP_REQUIRED)
+                1, 1, "empty scenario: expected a mapping with keys " + ", ".join(_TOP_SHOWN)
             )
             return None
         self._check_tags(root)
@@ -1414,10 +1473,11 @@ class _Reader:
         seed = self.opt(m, "seed", self.integer, 1)
         profile = self.opt(m, "profile", self.profile, Profile())
         web = self.opt(m, "web_pki", self.web_pki, ())
-        cluster = self.opt(m, "cluster", self.cluster, _BAD)
+        clusters, links = self.cluster_set(m)
+        cluster = clusters[0] if clusters else _BAD
         domains = self.opt(m, "trust_domains", lambda n: self.trust_domains(n, profile), ())
         workloads = self.opt(m, "workloads", self.workloads, ())
-        self.places = _places(cluster, domains, workloads)
+        self.places = _places(clusters, domains, workloads)
         self.spire_version = getattr(profile, "spire", None)
         self.domain_specs = {
             spec.trust_domain.name: spec
@@ -1426,7 +1486,8 @@ class _Reader:
         }
         self.node_names = {
             n.name
-            for n in getattr(cluster, "nodes", ())
+            for c in clusters
+            for n in getattr(c, "nodes", ())
             if isinstance(getattr(n, "name", None), str)
         }
         events = self.opt(m, "events", self.events, ())
@@ -1447,7 +1508,143 @@ class _Reader:
             web_authorities=web,
             expect=expect,
             source=self.filename,
+            clusters=clusters,
+            links=links,
         )
+
+    def cluster_set(self, m: _Map) -> tuple[tuple[Cluster, ...], tuple[Link, ...]]:
+        """``cluster:`` (one, on the bridge) or ``clusters:`` (several sites) and ``links:``."""
+        if "cluster" in m.values and "clusters" in m.values:
+            self.report(m.keys["clusters"], "give either cluster or clusters, not both")
+        if "cluster" not in m.values and "clusters" not in m.values:
+            self.report(m.node, 'missing required key "cluster" (or "clusters")')
+        if "links" in m.values and "clusters" not in m.values:
+            self.report(m.keys["links"], "links join the clusters of clusters:, not cluster:")
+        if "clusters" in m.values:
+            clusters: tuple[Cluster, ...] = self.cluster_map(m.values["clusters"])
+        elif "cluster" in m.values:
+            one = self.cluster(m.values["cluster"])
+            clusters = () if one is _BAD else (one,)
+        else:
+            clusters = ()
+        self.clusters = {c.name: c for c in clusters if isinstance(c.name, str)}
+        links = self.opt(m, "links", self.links, ())
+        return clusters, links
+
+    def cluster_map(self, node: YamlNode) -> tuple[Cluster, ...]:
+        pairs = self.named(node)
+        if not pairs and not self.problems_at(node):
+            self.report(node, "expected at least one cluster")
+        out: list[Cluster] = []
+        seen: dict[str, tuple[str, YamlNode]] = {}  # node name / domain / CIDR -> cluster
+
+        def unique(what: str, value: str, owner: str, where: YamlNode) -> None:
+            other = seen.setdefault(f"{what}:{value}", (owner, where))[0]
+            if other != owner:
+                self.report(where, f"{what} {_q(value)} is already used by cluster {_q(other)}")
+
+        subnets: list[tuple[str, str, ipaddress.IPv4Network, YamlNode]] = []
+        for name, key_node, spec in pairs:
+            if not _DNS_LABEL.fullmatch(name):
+                self.report(key_node, f"invalid cluster name {_q(name)}: expected {_LABEL_RULE}")
+                continue
+            m = self.mapping(spec, _CLUSTER_KEYS, ("nodes",))
+            if m is None:
+                continue
+            domain = self.opt(m, "domain", self.dns_name, DEFAULT_CLUSTER_DOMAIN)
+            if domain is not _BAD:
+                unique("domain", domain, name, m.values.get("domain", key_node))
+            nets = {}
+            for key, default in (
+                ("pod_subnet", DEFAULT_POD_SUBNET), ("service_subnet", DEFAULT_SERVICE_SUBNET)
+            ):  # fmt: skip
+                nets[key] = self.opt(m, key, lambda n, k=key: self.subnet(n, k), default)
+                if nets[key] is not _BAD:
+                    where = m.values.get(key, key_node)
+                    for other, okey, onet, _ in subnets:
+                        if onet.overlaps(ipaddress.IPv4Network(nets[key])):
+                            self.report(
+                                where,
+                                f"{key.replace('_', ' ')} {nets[key]} overlaps the "
+                                f"{okey.replace('_', ' ')} {onet} of cluster {_q(other)}: "
+                                "linked clusters route each other's ranges",
+                            )
+                            break
+                    subnets.append((name, key, ipaddress.IPv4Network(nets[key]), where))
+            cluster = self.cluster_body(name, m, key_node)
+            for n in cluster.nodes:
+                if n is not _BAD:
+                    unique("node name", n.name, name, key_node)
+            out.append(
+                Cluster(
+                    name=name,
+                    nodes=cluster.nodes,
+                    domain=domain,
+                    pod_subnet=nets["pod_subnet"],
+                    service_subnet=nets["service_subnet"],
+                    linked=True,
+                    line=key_node.start_mark.line + 1,
+                )
+            )
+        return tuple(out)
+
+    def subnet(self, node: YamlNode, what: str) -> str:
+        def check(text: str) -> str:
+            try:
+                net = ipaddress.IPv4Network(text)
+            except ValueError:
+                raise ValueError(
+                    f"invalid {what.replace('_', ' ')} {_q(text)}: expected an IPv4 CIDR like "
+                    '"10.244.0.0/16"'
+                ) from None
+            if what == "pod_subnet" and net.prefixlen > 24:
+                raise ValueError(f"pod subnet {text} is smaller than one node's /24")
+            return str(net)
+
+        return self.checked(node, check)
+
+    def links(self, node: YamlNode) -> tuple[Link, ...]:
+        out: list[Link] = []
+        seen: set[tuple[str, str]] = set()
+        for item in self.items(node):
+            m = self.mapping(item, _LINK_KEYS, ("between", "latency"))
+            if m is None or "between" not in m.values:
+                continue
+            pair = self.items(m.values["between"], "a list of two clusters")
+            names = [self.checked(n, self._cluster_name) for n in pair]
+            if len(pair) != 2:
+                self.report(m.values["between"], "between takes [cluster, cluster]: two clusters")
+                continue
+            if names[0] is not _BAD and names[0] == names[1]:
+                self.report(m.values["between"], f"cannot link cluster {_q(names[0])} to itself")
+                continue
+            latency = self.opt(m, "latency", self.duration, _BAD)
+            loss = self.opt(m, "loss", self.probability, 0.0)
+            if _BAD in names:
+                continue
+            key = (min(names), max(names))
+            if key in seen:
+                self.report(m.values["between"], f"clusters {_q(key[0])} and {_q(key[1])} "
+                            "are already linked")  # fmt: skip
+            seen.add(key)
+            out.append(Link(a=names[0], b=names[1], latency=latency, loss=loss,
+                            line=item.start_mark.line + 1))  # fmt: skip
+        return tuple(out)
+
+    def probability(self, node: YamlNode) -> float:
+        value = self.value(node)
+        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < 1:
+            self.report(node, f"expected a number from 0 up to (not 1), got {_show(node)}")
+            return _BAD
+        return float(value)
+
+    def _cluster_name(self, text: str) -> str:
+        if text not in self.clusters:
+            raise ValueError(_unknown("cluster", text, sorted(self.clusters)))
+        return text
+
+    def known_cluster(self, node: YamlNode) -> str:
+        return self.checked(node, self._cluster_name)
 
     def profile(self, node: YamlNode) -> Profile:
         m = self.mapping(node, ("spire", "ghostunnel"))
@@ -1474,6 +1671,10 @@ class _Reader:
             lambda n: self.name(n, "cluster name", _DNS_LABEL, f"expected {_LABEL_RULE}"),
             _BAD,
         )
+        return self.cluster_body(name, m, node)
+
+    def cluster_body(self, name: str, m: _Map, node: YamlNode) -> Cluster:
+        """The nodes of a cluster mapping (``cluster:`` or an item of ``clusters:``)."""
         nodes = []
         nodes_node = m.get("nodes")
         for node_name, key_node, spec in self.named(nodes_node) if nodes_node is not None else []:
@@ -1542,10 +1743,22 @@ class _Reader:
         namespaces: dict[str, str],
     ) -> TrustDomainSpec:
         m = self.mapping(
-            node, ("namespace", "tolerations", "server", "agent", "entries"), ("namespace",)
+            node,
+            ("namespace", "cluster", "tolerations", "server", "agent", "entries"),
+            ("namespace",),
         )
         if m is None:
             return _BAD
+        cluster = self.opt(m, "cluster", self.known_cluster, "")
+        if "cluster" not in m.values and len(self.clusters) > 1:
+            self.report(
+                node,
+                f'missing required key "cluster" (the scenario has {len(self.clusters)} '
+                f"clusters: {', '.join(sorted(self.clusters))})",
+            )
+        if cluster not in ("", _BAD) and len(self.clusters) == 1:
+            cluster = ""  # the only cluster: the same as not naming it
+        self.domain_clusters[td.name] = cluster
         namespace = self.opt(
             m, "namespace",
             lambda n: self.name(n, "namespace", _DNS_LABEL, f"expected {_LABEL_RULE}"), _BAD,
@@ -1574,6 +1787,7 @@ class _Reader:
         return TrustDomainSpec(
             trust_domain=td,
             namespace=namespace,
+            cluster=cluster,
             tolerations=tolerations,
             server=server,
             agent=agent,
@@ -1895,15 +2109,32 @@ class _Reader:
         return tuple(out)
 
     def workload(self, name: str, key_node: YamlNode, node: YamlNode) -> Workload:
-        keys = ("trust_domain", "start", "labels", "app", "sidecar", "service", "traffic")
+        keys = (
+            "trust_domain", "cluster", "start", "labels", "app", "sidecar", "service", "traffic"
+        )  # fmt: skip
         m = self.mapping(node, keys, ("trust_domain",))
         if m is None:
             return _BAD
         start = self.opt(m, "start", self.duration, 0.0)
+        td = self.opt(m, "trust_domain", self.known_domain, _BAD)
+        cluster = self.opt(m, "cluster", self.known_cluster, "")
+        home = self.domain_clusters.get(td.name) if td is not _BAD else None
+        if cluster not in ("", _BAD) and home is not None and home is not _BAD:
+            if cluster != (home or next(iter(self.clusters), "")):
+                # The agents serving its Workload API run only in the trust domain's cluster.
+                self.report(
+                    m.values["cluster"],
+                    f"workload {_q(name)} must run in cluster {_q(home)}, where the agents of "
+                    f"{td.name} run",
+                )
+            cluster = home
+        elif home not in (None, _BAD):
+            cluster = home
         return Workload(
             name=name,
-            trust_domain=self.opt(m, "trust_domain", self.known_domain, _BAD),
+            trust_domain=td,
             start=start,
+            cluster=cluster,
             labels=self.opt(m, "labels", self.labels, ()),
             app=self.opt(m, "app", self.app, None),
             sidecar=self.opt(m, "sidecar", self.sidecar, None),
@@ -2464,21 +2695,24 @@ class _Reader:
 # --- small helpers ---------------------------------------------------------------------------
 
 
-def _places(cluster: Any, domains: Any, workloads: Any) -> set[str]:
-    """Names a network event may use: nodes, the cluster, servers and workload pods. Parts
-    that failed to load (the _BAD sentinel, already reported) are skipped."""
+def _places(clusters: Any, domains: Any, workloads: Any) -> set[str]:
+    """Names a network event may use: nodes, clusters, trust domains, servers and workload
+    pods. Parts that failed to load (the _BAD sentinel, already reported) are skipped."""
 
     def text(obj: Any, attr: str) -> str | None:
         value = getattr(obj, attr, None)
         return value if isinstance(value, str) else None
 
     places: set[str] = set()
-    for name in [text(cluster, "name")] + [text(n, "name") for n in getattr(cluster, "nodes", ())]:
-        if name:
-            places.add(name)
+    for cluster in clusters:
+        names = [text(cluster, "name")] + [text(n, "name") for n in getattr(cluster, "nodes", ())]
+        places.update(name for name in names if name)
     namespaces: dict[Any, str] = {}
     for spec in domains if isinstance(domains, tuple) else ():
         ns = text(spec, "namespace")
+        td = getattr(spec, "trust_domain", None)
+        if isinstance(td, TrustDomain):
+            places.add(td.name)
         if ns:
             places.add(f"{ns}/spire-server")
             namespaces[getattr(spec, "trust_domain", None)] = ns

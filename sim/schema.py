@@ -7,7 +7,7 @@ version-dependent settings, files); ``tests/test_schema.py`` keeps the two from 
 
 >>> schema = scenario_schema()
 >>> schema["required"]
-['name', 'start', 'duration', 'cluster', 'trust_domains']
+['name', 'start', 'duration', 'trust_domains']
 >>> server = schema["$defs"]["server"]["properties"]
 >>> server["svid_ttl"]["default"], server["ca_ttl"]["default"]
 ('1h', '24h')
@@ -74,6 +74,7 @@ _URL = (
     rf"(?::(?:0*|{_PORT}))?(?:[/?#].*)?$"
 )
 _SELECTOR = r"^[^:]+:[\s\S]+$"
+_CIDR = r"^[0-9]{1,3}(?:\.[0-9]{1,3}){3}/[0-9]{1,2}$"
 
 _ENDPOINT_PROFILES = ["https_spiffe", "https_web"]
 _GHOSTUNNEL_VERSIONS = ["1.5.2", "latest"]
@@ -424,6 +425,64 @@ def _objects() -> dict[str, Any]:
             },
             nullable=True,
         ),
+        "cluster_spec": _object(
+            "cluster (of clusters)",
+            "One cluster of `clusters:`: a site of its own, reaching the others only through "
+            "`links:`. Linked clusters route each other's pod and Service ranges and forward "
+            "each other's DNS domains (as Submariner or a flat routed network with CoreDNS "
+            "stub domains would), so `<service>.<namespace>.svc.<domain>` reaches a Service "
+            "from any linked cluster; ranges and domains must therefore not overlap.",
+            {
+                "domain": _ref(
+                    "dns_name",
+                    "The cluster's DNS domain (kubelet `clusterDomain`).",
+                    default="cluster.local",
+                ),
+                "pod_subnet": _string(
+                    "The pod range (kubeadm `podSubnet`), an IPv4 CIDR; each node gets a /24.",
+                    pattern=_CIDR,
+                    default="10.244.0.0/16",
+                ),
+                "service_subnet": _string(
+                    "The Service range (kubeadm `serviceSubnet`), an IPv4 CIDR; kube-dns "
+                    "gets its tenth address.",
+                    pattern=_CIDR,
+                    default="10.96.0.0/12",
+                ),
+                "nodes": _map(
+                    {"$ref": "#/$defs/dns_subdomain"},
+                    {"$ref": "#/$defs/node"},
+                    "The nodes by name (at least one; names unique across clusters).",
+                    nullable=False,
+                    minProperties=1,
+                ),
+            },
+            ("nodes",),
+        ),
+        "link": _object(
+            "link",
+            "A routed link between two clusters of `clusters:` (routes may cross several).",
+            {
+                "between": {
+                    "type": "array",
+                    "items": _string("Name of a cluster."),
+                    "minItems": 2,
+                    "maxItems": 2,
+                    "description": "The two clusters.",
+                },
+                "latency": _ref("duration", "One-way latency across the link, e.g. `15ms`."),
+                "loss": {
+                    "type": "number",
+                    "minimum": 0,
+                    "exclusiveMaximum": 1,
+                    "default": 0,
+                    "description": "Chance that one connection attempt across the link is lost "
+                    "(drawn from the run's seed): the dial then fails with Go's "
+                    "`dial tcp <ip>:<port>: i/o timeout`.",
+                },
+            },
+            ("between", "latency"),
+        ),
         "trust_domain_spec": _object(
             "trust domain",
             "One trust domain: the namespace its SPIRE server, agents and workloads run in, "
@@ -432,6 +491,11 @@ def _objects() -> dict[str, Any]:
                 "namespace": _ref(
                     "dns_label",
                     "Kubernetes namespace of the trust domain's pods; one per trust domain.",
+                ),
+                "cluster": _string(
+                    "Name of the cluster (of `clusters:`) its server, agents and workloads run "
+                    "in; required when there are several.",
+                    **{"x-default": "the only cluster"},
                 ),
                 "tolerations": _list(
                     {"$ref": "#/$defs/toleration"},
@@ -759,6 +823,11 @@ def _objects() -> dict[str, Any]:
                     "Workload API.",
                 ),
                 "start": _ref("duration", "When the pod starts.", default="0s"),
+                "cluster": _string(
+                    "Cluster the pod runs in: always its trust domain's (where its agents "
+                    "are); given, it must name that one.",
+                    **{"x-default": "its trust domain's cluster"},
+                ),
                 "labels": _map(
                     {"$ref": "#/$defs/label_key"},
                     {"$ref": "#/$defs/label_value"},
@@ -1382,7 +1451,24 @@ def scenario_schema() -> dict[str, Any]:
         "web_pki": _ref(
             "web_pki", "Web PKI authorities, for `https_web`.", **{"x-default": "none"}
         ),
-        "cluster": _ref("cluster", "The Kubernetes cluster."),
+        "cluster": _ref(
+            "cluster", "The Kubernetes cluster (on the docker bridge); or give `clusters:`."
+        ),
+        "clusters": _map(
+            {"$ref": "#/$defs/dns_label"},
+            {"$ref": "#/$defs/cluster_spec"},
+            "Several clusters by name, each a site of its own joined by `links:` (instead of "
+            "`cluster:`).",
+            nullable=False,
+            minProperties=1,
+            **{"x-default": "the one `cluster:`"},
+        ),
+        "links": _list(
+            {"$ref": "#/$defs/link"},
+            "Routed links between the clusters of `clusters:`; without a route between two "
+            "clusters their names do not resolve and their addresses time out.",
+            default=[],
+        ),
         "trust_domains": _map(
             {"$ref": "#/$defs/trust_domain_name"},
             {"$ref": "#/$defs/trust_domain_spec"},
@@ -1418,7 +1504,8 @@ def scenario_schema() -> dict[str, Any]:
         ),
         "type": "object",
         "properties": top,
-        "required": ["name", "start", "duration", "cluster", "trust_domains"],
+        "required": ["name", "start", "duration", "trust_domains"],
+        "oneOf": [{"required": ["cluster"]}, {"required": ["clusters"]}],
         "additionalProperties": False,
         "$defs": {**objects, **_formats()},
     }

@@ -925,8 +925,16 @@ class SpireServer:
     def served_document(self) -> str:
         """The JSON the bundle endpoint returns (0.9 computed the hint and sent no sequence)."""
         assert self.bundle is not None
-        doc = self.bundle.with_refresh_hint(self.served_refresh_hint())
-        return doc.to_jwks(include_sequence=self.config.profile.emits_sequence)
+        hint = self.served_refresh_hint()
+        # The same bundle and hint serve the same bytes: render them once (a JSON encoding
+        # per poll per peer is a hot spot with many federation relationships).
+        memo = getattr(self, "_served_memo", None)
+        if memo is not None and memo[0] is self.bundle and memo[1] == hint:
+            return memo[2]
+        doc = self.bundle.with_refresh_hint(hint)
+        text = doc.to_jwks(include_sequence=self.config.profile.emits_sequence)
+        self._served_memo = (self.bundle, hint, text)
+        return text
 
     def endpoint_certificates(self) -> tuple[x509.Certificate, ...]:
         """The chain the bundle endpoint's TLS server presents (spire-facts 4: https_spiffe

@@ -25,6 +25,7 @@ from sim import ca, rng, webpki
 from sim.agent import SpireAgent, WorkloadUpdate
 from sim.bundle import Bundle
 from sim.clock import Clock, format_duration
+from sim.clusters import build_clusters
 from sim.eventlog import EventLog, Logger
 from sim.federation import BundleClient, Relationship
 from sim.history import ClockSkew, History, SvidDelivered, x509_authority_id
@@ -176,13 +177,13 @@ class Result:
     def summary(self) -> dict[str, Any]:
         """Counts a human (or a CI job) wants after a run; stable key order."""
         reasons = Counter(r.reason for r in self.requests if not r.ok)
+        # One pass over the log for every relationship (a scan each is quadratic at scale).
+        refreshed = Counter(
+            (r.instance, r.field("trust_domain")) for r in self.log.find(msg="Bundle refreshed")
+        )
         refreshes = {
             f"{c.server.trust_domain.name} <- {c.relationship.trust_domain.name}": {
-                "refreshed": self.log.count(
-                    instance=c.log.instance.instance,
-                    msg="Bundle refreshed",
-                    fields={"trust_domain": c.relationship.trust_domain.name},
-                ),
+                "refreshed": refreshed[(c.log.instance.instance, c.relationship.trust_domain.name)],
                 "errors": c.failures,
             }
             for c in self.bundle_clients
@@ -304,20 +305,13 @@ class Simulation:
         self._agent_cache = VerificationCache()
         self._wall: set[int] = set()
         self._world_log: Logger | None = None
+        self._sidecar_memo: dict[Pod, _WorkloadWorld] = {}
         self._build()
 
     # -- building ----------------------------------------------------------------------------
 
     def _build(self) -> None:
-        cluster = self.scenario.cluster
-        self.net.add_cluster(cluster.name)
-        for node in sorted(cluster.nodes, key=lambda n: not n.control_plane):
-            self.net.add_node(
-                cluster.name,
-                node.name,
-                role="control-plane" if node.control_plane else "worker",
-                taints=list(node.taints),
-            )
+        build_clusters(self.net, self.scenario)
         # Web PKI authorities exist before anything else (they are the Internet's CAs).
         self.web_authorities: dict[str, ca.UpstreamAuthority] = {}
         for auth in self.scenario.web_authorities:
@@ -332,7 +326,7 @@ class Simulation:
             self._build_workload(wl)
 
     def _build_domain(self, spec: TrustDomainSpec) -> None:
-        cl = self.scenario.cluster.name
+        cl = self.scenario.cluster_of(spec).name
         td, ns = spec.trust_domain, spec.namespace
         tolerations = list(spec.tolerations)
         pod = self.net.add_pod(
@@ -490,7 +484,7 @@ class Simulation:
         world = self._domain_of(spec)
         if spec.service is not None:
             self.net.add_service(
-                self.scenario.cluster.name,
+                self.scenario.cluster_of(spec).name,
                 world.spec.namespace,
                 spec.service.name,
                 selector=dict(spec.labels),
@@ -619,7 +613,7 @@ class Simulation:
         wl = self.workloads[name]
         spec = wl.spec
         world = self._domain_of(spec)
-        cl, ns = self.scenario.cluster.name, world.spec.namespace
+        cl, ns = self.scenario.cluster_of(spec).name, world.spec.namespace
         wl.generation += 1
         # A Deployment's pods are <name>-<pod-template-hash>-<5 chars>; the template, and so
         # the hash, stays the same when the same manifest is deployed again.
@@ -723,11 +717,26 @@ class Simulation:
         self._stop_workload(ev.workload)
         self._start_workload(ev.workload)
 
-    def _place(self, name: str) -> Pod | str | None:
+    def _domain_pods(self, world: _TrustDomainWorld) -> list[Pod]:
+        """The pods of a trust domain running now: server, agents and workloads."""
+        cl = self.scenario.cluster_of(world.spec).name
+        pods = [world.server_pod]
+        pods += [
+            p for p in self.net.pods(cl, world.spec.namespace) if p.label("app") == "spire-agent"
+        ]
+        pods += [
+            wl.pod
+            for wl in self.workloads.values()
+            if wl.pod is not None and wl.spec.trust_domain == world.spec.trust_domain
+        ]
+        return pods
+
+    def _place(self, name: str) -> Pod | str | list[Pod] | None:
         """A network event's place: a node or cluster name as is; `<ns>/spire-server` and
         `<ns>/<workload>` as the pod running now (None when it has none)."""
         if "/" not in name:
-            return name
+            td = next((w for t, w in self.domains.items() if t.name == name), None)
+            return name if td is None else self._domain_pods(td)
         ns, what = name.split("/", 1)
         for world in self.domains.values():
             if world.spec.namespace == ns and what == "spire-server":
@@ -741,15 +750,18 @@ class Simulation:
                 "network", host="network", component="network", style="plain"
             )
         a, b = (self._place(p) for p in ev.between)
-        if a is None or b is None:
+        if not a or not b:
             self._network_log.warn(self.env.now, f"{ev.do} {ev.between[0]} | {ev.between[1]}: "
                                    "no pod is running there; nothing changed")  # fmt: skip
             return
-        # Partitions hold between the pods that run now; a pod started later is not cut.
-        if ev.do == "partition":
-            self.net.partition(a, b)
-        else:
-            self.net.heal(a, b)
+        # Partitions hold between the pods that run now; a pod started later is not cut. A
+        # trust domain stands for each of its pods.
+        for x in a if isinstance(a, list) else [a]:
+            for y in b if isinstance(b, list) else [b]:
+                if ev.do == "partition":
+                    self.net.partition(x, y)
+                else:
+                    self.net.heal(x, y)
         self._network_log.info(self.env.now, f"{ev.do} {ev.between[0]} | {ev.between[1]}")
         self._poke_agents()
 
@@ -1070,6 +1082,18 @@ class Simulation:
                 world.agents[node].poke()
 
     def _sidecar_at(self, conn: Connection) -> Ghostunnel | None:
+        # The workload last found behind this pod, if it still is (a scan per request costs
+        # O(workloads) at scale); otherwise scan.
+        wl = self._sidecar_memo.get(conn.dst)
+        if wl is not None:
+            sc = wl.sidecar
+            if (
+                sc is not None
+                and wl.pod == conn.dst
+                and sc.mode == "server"
+                and sc.listen_port == conn.target_port
+            ):
+                return sc
         for wl in self.workloads.values():
             sc = wl.sidecar
             if (
@@ -1082,6 +1106,7 @@ class Simulation:
                     and sc.listen_port == conn.target_port
                 )
             ):
+                self._sidecar_memo[conn.dst] = wl
                 return sc
         return None
 

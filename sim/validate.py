@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from sim.clusters import build_clusters
 from sim.network import Network, NetworkError
 from sim.scenario import (
     AgentLifecycleEvent,
@@ -61,26 +62,18 @@ def validate_scenario(scenario: Scenario) -> list[Problem]:
                 )
     # 2. Placement: every pod needs a node whose taints it tolerates.
     net = Network(random.Random(0))
-    cluster = scenario.cluster
-    net.add_cluster(cluster.name)
-    for node in sorted(cluster.nodes, key=lambda n: not n.control_plane):
-        net.add_node(
-            cluster.name,
-            node.name,
-            role="control-plane" if node.control_plane else "worker",
-            taints=list(node.taints),
-        )
+    build_clusters(net, scenario)
     domains = {spec.trust_domain: spec for spec in scenario.trust_domains}
     for spec in scenario.trust_domains:
         try:
-            net.add_pod(cluster.name, spec.namespace, "spire-server-0",
+            net.add_pod(scenario.cluster_of(spec).name, spec.namespace, "spire-server-0",
                         tolerations=list(spec.tolerations))  # fmt: skip
         except NetworkError as exc:
             report(spec.server.line, f"the SPIRE server of {spec.trust_domain.name}: {exc}")
     for wl in scenario.workloads:
         spec = domains[wl.trust_domain]
         try:
-            pod = net.add_pod(cluster.name, spec.namespace, f"{wl.name}-check",
+            pod = net.add_pod(scenario.cluster_of(spec).name, spec.namespace, f"{wl.name}-check",
                               tolerations=list(spec.tolerations))  # fmt: skip
         except NetworkError as exc:
             report(wl.line, f'workload "{wl.name}": {exc}')
@@ -90,12 +83,12 @@ def validate_scenario(scenario: Scenario) -> list[Problem]:
     # on that port (the model's servers answer at spire-server.<namespace>.svc.cluster.local).
     for spec in scenario.trust_domains:
         for rel in spec.server.federates_with:
-            target = _server_at(scenario, rel.address, spec.namespace)
+            target = _server_at(scenario, rel.address, spec)
             where = f"{rel.address}:{rel.port}"
             if target is None:
                 report(rel.line, f"federation with {rel.trust_domain.name}: {where} is no SPIRE "
                        "server of this scenario (expected spire-server.<namespace>."
-                       "svc.cluster.local)")  # fmt: skip
+                       "svc.<cluster domain>)")  # fmt: skip
                 continue
             endpoint = target.server.bundle_endpoint
             if endpoint is None:
@@ -113,7 +106,8 @@ def validate_scenario(scenario: Scenario) -> list[Problem]:
         spec = domains[ev.trust_domain]
         if spec.trust_domain not in agent_nodes:
             pods = net.add_daemonset(
-                cluster.name, spec.namespace, "spire-agent-check", labels={"app": "agent-check"},
+                scenario.cluster_of(spec).name, spec.namespace, "spire-agent-check",
+                labels={"app": "agent-check"},
                 tolerations=list(spec.tolerations), host_network=True,
             )  # fmt: skip
             agent_nodes[spec.trust_domain] = {p.node for p in pods}
@@ -126,15 +120,16 @@ def validate_scenario(scenario: Scenario) -> list[Problem]:
     return sorted(problems)
 
 
-def _server_at(scenario: Scenario, address: str, from_namespace: str):  # noqa: ANN202
+def _server_at(scenario: Scenario, address: str, origin):  # noqa: ANN001, ANN202
+    here = scenario.cluster_of(origin)
     for spec in scenario.trust_domains:
-        names = {
-            f"spire-server.{spec.namespace}.svc.cluster.local",
-            f"spire-server.{spec.namespace}.svc",
-            f"spire-server.{spec.namespace}",
-        }
-        if spec.namespace == from_namespace:
-            names.add("spire-server")
+        there = scenario.cluster_of(spec)
+        # From another cluster only the fully qualified name reaches it (a stub domain).
+        names = {f"spire-server.{spec.namespace}.svc.{there.domain}"}
+        if there.name == here.name:
+            names |= {f"spire-server.{spec.namespace}.svc", f"spire-server.{spec.namespace}"}
+            if spec.namespace == origin.namespace:
+                names.add("spire-server")
         if address in names:
             return spec
     return None

@@ -47,13 +47,16 @@ LAYERS: dict[str, int] = {
     "metrics": 3,
     "analysis": 3,
     "sweep": 3,
+    "clusters": 3,
+    "topology": 3,
     "__main__": 3,
     "__init__": 3,
 }
 
 # Third-party packages and the only modules allowed to import them (DESIGN.md section 2).
 ONLY_IN = {
-    "networkx": {"network", "plots"},  # plots: the topology figure's graph layout
+    # plots: the topology figure's layout; topology: generated federation and link graphs
+    "networkx": {"network", "plots", "topology"},
     "matplotlib": {"plots"},
     "yaml": {"scenario"},
 }

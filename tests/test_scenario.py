@@ -313,7 +313,8 @@ CASES = [
         "zzz: 1\n",
         [
             '10:1: unknown key "zzz" (expected one of: name, description, start, duration, '
-            "seed, profile, web_pki, cluster, trust_domains, workloads, events, expect)"
+            "seed, profile, web_pki, cluster, clusters, links, trust_domains, workloads, events, "
+            "expect)"
         ],
     ),
     ("duplicate-key", "name: again\n", ['10:1: duplicate key "name"']),

@@ -24,6 +24,7 @@ RUN_ELSEWHERE = {
     "https-web.yaml": "test_https_web.py",
     "rotation": "test_rotation_scenarios.py",
     "failures": "test_failures.py",
+    "topologies": "test_topology.py",
 }
 
 
