@@ -27,7 +27,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.clock import Clock, format_duration
-from sim.history import BundleChange, EntryChange, FetchAttempt, History, SvidDelivered, SvidIssued
+from sim.history import (
+    AuthorityEvent,
+    BundleChange,
+    EntryChange,
+    FetchAttempt,
+    History,
+    SvidDelivered,
+    SvidIssued,
+)
 from sim.scenario import FederationRelationship, TrustDomainSpec, Workload
 from sim.simulation import RequestRecord, Result
 
@@ -599,6 +607,22 @@ def _polls_since(ctx: _Context, holder: str, peer: str, since: float, t: float) 
     return [Cause(kind, text, trust_domain=peer, times=tuple(times))]
 
 
+def _news(ctx: _Context, times: list[tuple[str, float]], published_what: str,
+          published: float | None, activated_what: str, activated: AuthorityEvent | None
+          ) -> str:  # fmt: skip
+    """ ": <peer> published it at T and <activated_what> at T2" for what the copy lacks; adds
+    the instants to ``times``."""
+    news = []
+    if published is not None:
+        news.append(f"{published_what} at {ctx.at(published)}")
+        times.append(("published", published))
+    if activated is not None:
+        sep = " " if activated_what.endswith("since") else " at "
+        news.append(f"{activated_what}{sep}{ctx.at(activated.t)}")
+        times.append(("activated", activated.t))
+    return ": " + " and ".join(news) if news else ""
+
+
 def _stale(ctx: _Context, holder: str, peer: str, authority: str, missing: list[str],
            stored: float, t: float, m: _Meeting) -> list[Cause]:  # fmt: skip
     """The holder's copy predates the peer's new root (R1/R4)."""
@@ -613,15 +637,8 @@ def _stale(ctx: _Context, holder: str, peer: str, authority: str, missing: list[
         f"{holder}'s copy of {peer}'s bundle was last fetched at {ctx.at(fetched)} and lacks "
         f"root {_ids(missing)}"
     )
-    news = []
-    if published is not None:
-        news.append(f"{peer} published it in its bundle at {ctx.at(published)}")
-        times.append(("published", published))
-    if activated is not None:
-        news.append(f"activated its CA {authority} at {ctx.at(activated.t)}")
-        times.append(("activated", activated.t))
-    if news:
-        text += ": " + " and ".join(news)
+    text += _news(ctx, times, f"{peer} published it in its bundle", published,
+                  f"activated its CA {authority}", activated)  # fmt: skip
     causes = [
         Cause(
             "stale_bundle",
@@ -891,15 +908,8 @@ def _jwt_unknown_key(ctx: _Context, req: RequestRecord) -> list[Cause]:
     text = (f"{validator} validates with {holder}'s copy of {peer}'s bundle, last fetched at "
             f"{ctx.at(fetched)}, which lacks JWT key {kid}")  # fmt: skip
     times = [("fetched", fetched)]
-    news = []
-    if published is not None:
-        news.append(f"{peer} published it at {ctx.at(published)}")
-        times.append(("published", published))
-    if activated is not None:
-        news.append(f"signs with it since {ctx.at(activated.t)}")
-        times.append(("activated", activated.t))
-    if news:
-        text += ": " + " and ".join(news)
+    text += _news(ctx, times, f"{peer} published it", published, "signs with it since",
+                  activated)  # fmt: skip
     causes = [signed, Cause("stale_jwt_bundle", text, trust_domain=peer, workload=validator,
                             authority_id=kid, times=tuple(times))]  # fmt: skip
     causes += _polls_since(ctx, holder, peer, fetched, req.t)
