@@ -50,3 +50,8 @@ def test_notebook_executes(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         if o.get("output_type") == "error"
     ]
     assert not errors
+    # The figures reach the reader as images (sim.plots returns bare Figures: the notebook
+    # must have the inline backend's formatter, or they print as "<Figure ...>").
+    images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+              if "image/png" in o.get("data", {})]  # fmt: skip
+    assert images, f"{path.name} shows no figure"
