@@ -250,7 +250,10 @@ def _print_summary(result: Result, out_dir: Path, stream: TextIO) -> None:
         f"chain verifications: {s['chain_verifications']} "
         f"(verdicts reused: {s['verdicts_reused']})\n"
     )
-    w(f"wrote {out_dir}/events.jsonl, {out_dir}/logs/, {out_dir}/summary.json\n")
+    w(
+        f"wrote {out_dir}/: events.jsonl, logs/, summary.json, metrics.csv, {RUN_SCENARIO}, "
+        f"{RUN_RECORD}\n"
+    )
 
 
 def _load(arg: str, overrides: Sequence[str] = ()) -> Scenario:

@@ -33,7 +33,8 @@ def test_out_and_seed(tmp_path: Path, capsys) -> None:
     out = tmp_path / "here"
     assert main(["run", "seed", "--seed", "7", "--until", "40m", "--out", str(out)]) == 0
     assert json.loads((out / "summary.json").read_text())["seed"] == 7
-    assert f"wrote {out}/events.jsonl" in capsys.readouterr().out
+    wrote = f"wrote {out}/: events.jsonl, logs/, summary.json, metrics.csv, scenario.yaml"
+    assert wrote in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
