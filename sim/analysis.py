@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sim.clock import parse_duration
-from sim.history import AuthorityEvent, BundleChange
+from sim.history import AuthorityEvent, BundleChange, change_at
 from sim.scenario import WorkloadRestartEvent
 
 if TYPE_CHECKING:
@@ -247,18 +247,6 @@ def relationships(result: Result) -> list[tuple[str, str]]:
     return sorted(pairs)
 
 
-def _step_value(changes: Sequence[BundleChange], t: float) -> BundleChange | None:
-    """The change in effect at ``t`` (the last one at or before it)."""
-    lo, hi = 0, len(changes)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if changes[mid].t <= t:
-            lo = mid + 1
-        else:
-            hi = mid
-    return changes[lo - 1] if lo else None
-
-
 def _ids(change: BundleChange | None) -> set[str]:
     if change is None:
         return set()
@@ -311,14 +299,14 @@ def _segments(
     for a, b in zip(points, points[1:], strict=False):
         if b <= a:
             continue
-        held = _ids(_step_value(copy, a))
+        held = _ids(change_at(copy, a))
         if active_only:
             lacking = frozenset(
                 name for t0, t1, name, needs in spans
                 if t0 <= a < t1 and not any(n in held for n in needs)
             )  # fmt: skip
         else:
-            lacking = frozenset(_ids(_step_value(own, a)) - held)
+            lacking = frozenset(_ids(change_at(own, a)) - held)
         out.append((a, b, lacking))
     return out
 

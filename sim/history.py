@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -45,6 +46,13 @@ def x509_authority_id(cert: x509.Certificate) -> str:
         return ski.digest.hex()
     except x509.ExtensionNotFound:
         return hashlib.sha256(cert.public_bytes(Encoding.DER)).hexdigest()[:40]
+
+
+def change_at(changes: Sequence[BundleChange], t: float) -> BundleChange | None:
+    """The change in effect at ``t`` in time-ordered ``changes``: the last one at or before
+    it, or None before the first."""
+    i = bisect.bisect_right(changes, t, key=lambda c: c.t)
+    return changes[i - 1] if i else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,9 +214,7 @@ class History:
     def bundle_at(self, holder: str, trust_domain: str, t: float) -> BundleChange | None:
         """The copy of ``trust_domain``'s bundle ``holder`` held at ``t`` (changes at ``t``
         included), or None before the first one."""
-        changes = self._by_copy.get((holder, trust_domain), [])
-        i = bisect.bisect_right([c.t for c in changes], t)
-        return changes[i - 1] if i else None
+        return change_at(self._by_copy.get((holder, trust_domain), []), t)
 
     def bundle_changes(self, holder: str, trust_domain: str) -> list[BundleChange]:
         """Every copy of ``trust_domain``'s bundle ``holder`` held, in time order."""

@@ -14,7 +14,7 @@ import heapq
 import json
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -118,6 +118,11 @@ class RequestRecord:
     client_node: str | None = None
     server_node: str | None = None
     said_by: tuple[str, ...] = ()  # for each line of errors: "client", "server" or "curl"
+
+    @classmethod
+    def of(cls, t: float, workload: str, outcome: RequestOutcome) -> RequestRecord:
+        """The record of ``outcome``: all of its fields, plus when and from which workload."""
+        return cls(t, workload, **{f.name: getattr(outcome, f.name) for f in fields(outcome)})
 
 
 @dataclass
@@ -531,10 +536,12 @@ class Simulation:
         server = world.server
         if server.config.bundle_endpoint_port is not None:
             server.warn_refresh_hint()
-            fields: dict[str, Any] = {"addr": f"0.0.0.0:{server.config.bundle_endpoint_port}"}
+            endpoint_fields: dict[str, Any] = {
+                "addr": f"0.0.0.0:{server.config.bundle_endpoint_port}"
+            }
             if not self.legacy:
-                fields["refresh_hint"] = format_duration(server.served_refresh_hint())
-            server.log.info(self.env.now, "Serving bundle endpoint", **fields)
+                endpoint_fields["refresh_hint"] = format_duration(server.served_refresh_hint())
+            server.log.info(self.env.now, "Serving bundle endpoint", **endpoint_fields)
         if create_entries:
             for spec_entry in world.spec.entries:
                 self._create_entry(world, spec_entry)
@@ -1165,13 +1172,7 @@ class Simulation:
                     self.env, wl.sidecar, self.net.dial, self._sidecar_at, curl, self.clock,
                     self.cache, self.skews.get, app=self._jwt_app(token),
                 )  # fmt: skip
-                self.requests.append(
-                    RequestRecord(
-                        self.env.now, name, out.ok, out.reason, out.curl_exit, out.errors,
-                        out.rejected_by, out.client_serial, out.server_serial,
-                        out.client_node, out.server_node, out.said_by,
-                    )
-                )  # fmt: skip
+                self.requests.append(RequestRecord.of(self.env.now, name, out))
             yield self.env.timeout(traffic.every)
 
     def _snapshot(self, index: int, exp: BundleExpectation) -> None:
